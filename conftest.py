@@ -1,0 +1,3 @@
+"""Project-wide test configuration: the plugin's own tests drive pytest with pytester."""
+
+pytest_plugins = ["pytester"]

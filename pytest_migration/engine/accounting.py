@@ -1,0 +1,67 @@
+"""Per-table accounting of a run: source rows = migrated rows + quarantined rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from . import store
+from .context import MigrationContext
+
+
+@dataclass(frozen=True)
+class TableAccount:
+    """Where the rows of one legacy table went."""
+
+    source_rows: int
+    migrated_rows: int
+    quarantined_rows: int
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def balances(self) -> bool:
+        """Whether every source row is accounted for, once."""
+        return self.source_rows == self.migrated_rows + self.quarantined_rows
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the account as the report's JSON shape."""
+        return {
+            "source_rows": self.source_rows,
+            "migrated_rows": self.migrated_rows,
+            "quarantined_rows": self.quarantined_rows,
+            "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
+            "seconds": round(self.seconds, 3),
+            "balances": self.balances,
+        }
+
+
+def account_tables(context: MigrationContext, run_id: int) -> dict[str, TableAccount]:
+    """Count, for each table of the migration, its source, migrated and quarantined rows."""
+    quarantine, progress = store.quarantine, store.progress
+    accounts: dict[str, TableAccount] = {}
+    with context.target.connect() as connection:
+        reasons: dict[str, dict[str, int]] = {}
+        for table_name, reason, count in connection.execute(
+            sa.select(quarantine.c.source_table, quarantine.c.reason, sa.func.count())
+            .where(quarantine.c.run_id == run_id)
+            .group_by(quarantine.c.source_table, quarantine.c.reason)
+        ):
+            reasons.setdefault(table_name, {})[reason] = count
+        seconds = dict(
+            connection.execute(
+                sa.select(progress.c.table_name, progress.c.seconds).where(progress.c.run_id == run_id)
+            ).all()
+        )
+        for table in context.tables:
+            migrated = connection.execute(sa.select(sa.func.count()).select_from(table.target)).scalar_one()
+            table_reasons = reasons.get(table.name, {})
+            accounts[table.name] = TableAccount(
+                source_rows=context.source.count(table.name),
+                migrated_rows=migrated,
+                quarantined_rows=sum(table_reasons.values()),
+                quarantine_reasons=table_reasons,
+                seconds=seconds.get(table.name, 0.0),
+            )
+    return accounts

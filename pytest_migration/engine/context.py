@@ -1,0 +1,86 @@
+"""What every step works with: the source, the target, the settings and the current run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..config import MigrationConfig
+from ..redact import redact
+from .source import SqliteSource
+from .spec import TableMigration
+
+Progress = Callable[[str, int, int], None]
+"""Called as progress(table, rows done, rows in all) while a table loads."""
+
+
+def _no_progress(table: str, done: int, total: int) -> None:
+    """Show nothing."""
+
+
+@dataclass
+class MigrationContext:
+    """The databases and settings of one session; connections open on first use."""
+
+    config: MigrationConfig
+    source_url: str
+    target_url: str
+    metadata: sa.MetaData
+    tables: Sequence[TableMigration]
+    progress: Progress = _no_progress
+    run_id: int | None = None
+    _source: SqliteSource | None = field(default=None, repr=False)
+    _target: sa.Engine | None = field(default=None, repr=False)
+
+    @property
+    def source(self) -> SqliteSource:
+        """The legacy source, opened read-only on first use."""
+        if self._source is None:
+            self._source = SqliteSource(self.source_url)
+        return self._source
+
+    @property
+    def target(self) -> sa.Engine:
+        """The target PostgreSQL engine, created on first use."""
+        if self._target is None:
+            self._target = sa.create_engine(self.target_url, pool_pre_ping=True)
+        return self._target
+
+    @property
+    def source_label(self) -> str:
+        """The source URL as it may be shown and recorded: password masked."""
+        return redact(self.source_url)
+
+    @property
+    def target_label(self) -> str:
+        """The target URL as it may be shown and recorded: password masked."""
+        return redact(self.target_url)
+
+    def table(self, name: str) -> TableMigration:
+        """Return the migration of the legacy table `name`."""
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(f"no table {name!r} in this migration; known: {', '.join(t.name for t in self.tables)}")
+
+    def require_run(self) -> int:
+        """Return the current run's id; steps that need one run after the run is opened."""
+        if self.run_id is None:
+            raise RuntimeError("no migration run is open: the step that opens the run must come first")
+        return self.run_id
+
+    def close(self) -> None:
+        """Close the connections."""
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+        if self._target is not None:
+            self._target.dispose()
+            self._target = None
+
+    def settings(self) -> dict[str, Any]:
+        """The settings recorded with the run."""
+        return self.config.recorded_settings()

@@ -1,0 +1,130 @@
+"""Reading the legacy source in storage order, in batches, without holding a table in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from .identifiers import quote_sqlite
+
+Row = tuple[Any, ...]
+
+
+class SqliteSource:
+    """A legacy SQLite database, read-only; every row comes with its rowid first.
+
+    Rows are read in rowid order, the storage order the rules refer to ("the first in the
+    source's storage order"), and batches resume after a given rowid, which is what the
+    checkpoints record.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = make_url(url).database or ""
+        self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+    def tables(self) -> list[str]:
+        """Return the names of the source's tables."""
+        cursor = self._connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        return [name for (name,) in cursor]
+
+    def columns(self, table: str) -> list[tuple[str, str, bool]]:
+        """Return (name, declared type, NOT NULL) for each column, in the table's order."""
+        cursor = self._connection.execute(f"PRAGMA table_info({quote_sqlite(table)})")
+        return [(name, declared, bool(notnull)) for _, name, declared, notnull, _, _ in cursor]
+
+    def count(self, table: str, up_to_rowid: int | None = None) -> int:
+        """Return the number of rows of `table` (those up to a rowid, when given)."""
+        query = f"SELECT count(*) FROM {quote_sqlite(table)}"
+        if up_to_rowid is None:
+            (count,) = self._connection.execute(query).fetchone()
+        else:
+            (count,) = self._connection.execute(query + " WHERE rowid <= ?", (up_to_rowid,)).fetchone()
+        return int(count)
+
+    def largest_rowid(self, table: str) -> int:
+        """Return the largest rowid of `table` (0 when empty): its largest id for an id table."""
+        (largest,) = self._connection.execute(f"SELECT max(rowid) FROM {quote_sqlite(table)}").fetchone()
+        return int(largest or 0)
+
+    def batches(self, table: str, columns: Sequence[str], after_rowid: int, size: int) -> Iterator[list[Row]]:
+        """Yield batches of (rowid, *columns) in rowid order, starting after `after_rowid`."""
+        while True:
+            batch = self._fetch(table, columns, "rowid > ? ORDER BY rowid LIMIT ?", (after_rowid, size))
+            if not batch:
+                return
+            yield batch
+            after_rowid = batch[-1][0]
+
+    def rows(self, table: str, columns: Sequence[str], rowids: Sequence[int]) -> list[Row]:
+        """Return (rowid, *columns) for the given rowids, in rowid order."""
+        found: list[Row] = []
+        for start in range(0, len(rowids), 500):
+            chunk = list(rowids[start : start + 500])
+            found.extend(self._fetch(table, columns, f"rowid IN ({', '.join('?' * len(chunk))})", chunk))
+        return sorted(found, key=lambda row: row[0])
+
+    def fingerprint(self) -> str:
+        """Return a digest of the source's tables, columns, row counts and rowid ranges.
+
+        It tells whether a target's earlier run migrated this same source, so that a run
+        can be resumed there, without reading every row.
+        """
+        digest = hashlib.sha256()
+        for table in self.tables():
+            stats = self._connection.execute(
+                f"SELECT count(*), min(rowid), max(rowid) FROM {quote_sqlite(table)}"
+            ).fetchone()
+            digest.update(repr((table, self.columns(table), stats)).encode())
+        return digest.hexdigest()
+
+    def _fetch(self, table: str, columns: Sequence[str], where: str, parameters: Sequence[Any]) -> list[Row]:
+        selected = ", ".join(map(quote_sqlite, columns))
+        query = f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE {where}"
+        try:
+            return self._connection.execute(query, parameters).fetchall()
+        except sqlite3.OperationalError as error:
+            if "decode" not in str(error).lower():
+                raise
+            return self._fetch_undecodable(table, columns, where, parameters)
+
+    def _fetch_undecodable(
+        self, table: str, columns: Sequence[str], where: str, parameters: Sequence[Any]
+    ) -> list[Row]:
+        """Read rows holding text that is not valid UTF-8, leaving such values as bytes.
+
+        sqlite3 aborts the whole fetch on one bad value; reading the rows again with bytes
+        for text lets the readers quarantine just that row (`invalid_text`). `typeof`
+        keeps a BLOB a BLOB even when its bytes happen to be valid UTF-8.
+        """
+        selected = ", ".join(f"{quote_sqlite(column)}, typeof({quote_sqlite(column)})" for column in columns)
+        raw = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        raw.text_factory = bytes
+        try:
+            rows = raw.execute(f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE {where}", parameters)
+            return [
+                (row[0], *(_decode(value) if kind == b"text" else value for value, kind in zip(row[1::2], row[2::2])))
+                for row in rows
+            ]
+        finally:
+            raw.close()
+
+
+def _decode(value: Any) -> Any:
+    """Decode text read as bytes; bytes that are not UTF-8 stay bytes (invalid text)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return value

@@ -1,0 +1,50 @@
+"""Thin fixtures over the migration session: settings, context, steps, the migrated target.
+
+Each step of the suite is also a session fixture named after the step (made by the
+plugin): a test that asks for `migrate_users` runs exactly that step's prerequisites
+and the step, once, and errors naming the step if it failed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .config import MigrationConfig
+from .engine.context import MigrationContext
+from .steps import StepFailed
+
+if TYPE_CHECKING:
+    from .plugin import MigrationPlugin
+
+
+@pytest.fixture(scope="session")
+def migration_plugin(pytestconfig: pytest.Config) -> MigrationPlugin:
+    """The plugin object that holds this run's state."""
+    from .plugin import PLUGIN_KEY
+
+    return pytestconfig.stash[PLUGIN_KEY]
+
+
+@pytest.fixture(scope="session")
+def migration_config(migration_plugin: MigrationPlugin) -> MigrationConfig:
+    """The resolved settings of this run."""
+    return migration_plugin.settings
+
+
+@pytest.fixture(scope="session")
+def migration_context(migration_plugin: MigrationPlugin) -> MigrationContext:
+    """The source, the target and the settings, with databases provisioned (no step run)."""
+    context = migration_plugin.migration_session().context
+    assert context is not None
+    return context
+
+
+@pytest.fixture(scope="session")
+def migrated(migration_plugin: MigrationPlugin, migration_context: MigrationContext) -> MigrationContext:
+    """The context after every step of the migration passed."""
+    for result in migration_plugin.migration_session().run_all():
+        if result.status != "passed":
+            pytest.fail(str(StepFailed(result)), pytrace=False)
+    return migration_context
