@@ -19,7 +19,6 @@ import pytest
 from . import fixtures as _fixtures
 from .engine.accounting import TableAccount
 from .config import SETTINGS, ConfigError, MigrationConfig, Setting, resolve
-from .redact import redact
 from .report.json_report import build_report, write_report
 from .report.terminal import account_lines, step_lines
 from .session import MigrationSession
@@ -96,8 +95,12 @@ def _ini(config: pytest.Config, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _step_fixtures(suite: MigrationSuite) -> types.SimpleNamespace:
-    """Make one session fixture per step, named after it: asking for it runs the step."""
+def _step_fixtures(suite: MigrationSuite) -> types.ModuleType:
+    """Make one session fixture per step, named after it: asking for it runs the step.
+
+    They are held by a module object because pytest reads a plugin's fixtures from its
+    module (or class), not from an instance's attributes.
+    """
 
     def make(name: str) -> Any:
         def step(migration_plugin: MigrationPlugin) -> StepResult:
@@ -106,7 +109,10 @@ def _step_fixtures(suite: MigrationSuite) -> types.SimpleNamespace:
         step.__doc__ = suite.steps.steps[name].doc or f"Run migration step {name} and its prerequisites."
         return pytest.fixture(scope="session", name=name)(step)
 
-    return types.SimpleNamespace(**{f"step_{name}": make(name) for name in suite.steps.steps})
+    holder = types.ModuleType(f"{__name__}.steps_of_{suite.name}")
+    for name in suite.steps.steps:
+        setattr(holder, f"step_{name}", make(name))
+    return holder
 
 
 class MigrationPlugin:
@@ -166,12 +172,6 @@ class MigrationPlugin:
         mode = "--verify-only" if self.settings.verify_only else "--migrate"
         lines = [f"migration: {mode}, suite {self.suite.name if self.suite else '?'}, "
                  f"time zone {self.settings.timezone}"]
-        if self.session is not None:
-            source, target = self.session.database_labels()
-            lines.append(f"migration source: {source}")
-            lines.append(f"migration target: {target}")
-            if self.session.provider_reason:
-                lines.append(f"migration databases: {self.session.provider_reason}")
         return lines
 
     @pytest.hookimpl(tryfirst=True)
@@ -226,6 +226,12 @@ class MigrationPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.session is None or self.session.runner is None or self.workerinput is not None:
             return
+        source, target = self.session.database_labels()
+        terminalreporter.write_sep("-", "migration databases")
+        terminalreporter.write_line(f"migration source: {source}")
+        terminalreporter.write_line(f"migration target: {target}")
+        if self.session.provider_reason:
+            terminalreporter.write_line(f"migration databases: {self.session.provider_reason}")
         results = list(self.session.runner.results.values())
         if results:
             terminalreporter.write_sep("-", "migration steps")
@@ -244,10 +250,8 @@ class MigrationPlugin:
                 terminalreporter.write_line("FAILED: rows were quarantined and --fail-on-quarantine is set",
                                             red=True)
         if self.settings.keep_databases:
-            source, target = self.session.database_labels()
-            terminalreporter.write_sep("-", "kept databases")
-            terminalreporter.write_line(f"source: {source}")
-            terminalreporter.write_line(f"target: {redact(target)}")
+            terminalreporter.write_line("kept databases: they are still running at the URLs above "
+                                        "(passwords masked; PGPASSWORD or ~/.pgpass supply them)")
         if self.settings.migration_report is not None:
             terminalreporter.write_line(f"migration report: {self.settings.migration_report}")
 

@@ -7,6 +7,7 @@ down again. The pytest plugin and the console script both drive it.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from .engine.context import MigrationContext, Progress
 from .engine.runs import latest_run_id
 from .provision.base import Provider
 from .provision.choose import choose_provider
-from .redact import password_of, redact, remember_secret
+from .redact import password_of, remember_secret
 from .steps import StepResult, StepRunner
 from .suite import MigrationSuite
 
@@ -93,6 +94,9 @@ class MigrationSession:
         if self.context is not None:
             self.context.close()
         if self.config.keep_databases:
+            # Providers stop their server at interpreter exit as a safety net; not this time.
+            if self.provider is not None:
+                atexit.unregister(self.provider.stop)
             return
         if self.provider is not None:
             self.provider.stop()

@@ -1,0 +1,34 @@
+"""A real PostgreSQL server shared by the plugin's tests, and a fresh empty database per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from pytest_migration.provision.local import LocalPostgres
+
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """One throwaway local PostgreSQL for the whole test session."""
+    server = LocalPostgres()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def empty_target_url(postgres_server: LocalPostgres) -> str:
+    """The URL (password included) of a new, empty database on the shared server."""
+    url = make_url(postgres_server.url)
+    name = f"target_{next(_numbers)}"
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
