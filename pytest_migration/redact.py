@@ -14,9 +14,14 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P
 _known_secrets: set[str] = set()
 
 
+# A shorter secret is masked inside URLs only: masking every "pw" in every message would
+# make output unreadable and tell the password to anyone comparing the two.
+MIN_FREE_TEXT_SECRET = 4
+
+
 def remember_secret(secret: str | None) -> None:
     """Mask `secret` (and its URL-escaped spelling) wherever it appears from now on."""
-    if secret:
+    if secret and len(secret) >= MIN_FREE_TEXT_SECRET:
         _known_secrets.add(secret)
         _known_secrets.add(quote(secret, safe=""))
 
