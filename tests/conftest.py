@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -24,11 +24,21 @@ def postgres_server() -> Iterator[LocalPostgres]:
 
 
 @pytest.fixture
-def empty_target_url(postgres_server: LocalPostgres) -> str:
-    """The URL (password included) of a new, empty database on the shared server."""
+def new_database(postgres_server: LocalPostgres) -> Callable[[], str]:
+    """Make new, empty databases on the shared server; each call returns one's URL."""
     url = make_url(postgres_server.url)
-    name = f"target_{next(_numbers)}"
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def create() -> str:
+        name = f"target_{next(_numbers)}"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    return create
+
+
+@pytest.fixture
+def empty_target_url(new_database: Callable[[], str]) -> str:
+    """The URL (password included) of a new, empty database on the shared server."""
+    return new_database()

@@ -1,0 +1,97 @@
+"""A run killed with SIGKILL and started again ends with exactly the target of an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from fixtures.generate import generate
+from migration_suite.schema import TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = 6000
+BATCH = "150"
+
+
+def run_command(source: str, target: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pytest_migration.cli", "run", "--source-url", source, "--target-url", target,
+            "--batch-size", BATCH, "-q", *extra]
+
+
+def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Everything a run leaves that matters: every table's rows, quarantine, sequences."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        state = {
+            table.name: connection.execute(
+                sa.select(table).order_by(*table.primary_key.columns)
+            ).all()
+            for table in TABLES
+        }
+        state["quarantine"] = connection.execute(sa.text(
+            "SELECT source_table, source_rowid, source_key, reason, payload FROM migration.quarantine"
+            " ORDER BY source_table, source_rowid"
+        )).all()
+        state["sequences"] = connection.execute(sa.text(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+        )).all()
+    engine.dispose()
+    return state
+
+
+def killed_when(condition: str) -> Callable[[sa.Connection], bool]:
+    return lambda connection: bool(connection.execute(sa.text(condition)).scalar())
+
+
+@pytest.fixture(scope="module")
+def legacy(tmp_path_factory: pytest.TempPathFactory) -> str:
+    dataset = generate(tmp_path_factory.mktemp("resume") / "legacy.db", ROWS)
+    return f"sqlite:///{dataset.path}"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        # in the middle of staging a table, between two committed batches
+        "SELECT bool_or(NOT loaded AND last_rowid > 0) FROM migration.progress",
+        # after some tables were finished, before the others started
+        "SELECT count(*) >= 4 FROM migration.progress WHERE finished",
+    ],
+    ids=["mid-table", "between-tables"],
+)
+def test_killed_run_resumes_to_the_same_target(
+    legacy: str, moment: str, new_database: Callable[[], str]
+) -> None:
+    reference_url, killed_url = new_database(), new_database()
+    subprocess.run(run_command(legacy, reference_url), cwd=ROOT, check=True, timeout=300)
+
+    process = subprocess.Popen(run_command(legacy, killed_url), cwd=ROOT)
+    engine = sa.create_engine(killed_url)
+    reached = killed_when(moment)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with engine.connect() as connection:
+                    if reached(connection):
+                        os.kill(process.pid, signal.SIGKILL)
+                        break
+            except sa.exc.ProgrammingError:
+                pass  # the migration schema does not exist yet
+            time.sleep(0.02)
+        process.wait(timeout=60)
+    finally:
+        engine.dispose()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+    resumed = subprocess.run(run_command(legacy, killed_url), cwd=ROOT, timeout=300)
+    assert resumed.returncode == 0
+    assert snapshot(killed_url) == snapshot(reference_url)
