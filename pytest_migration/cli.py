@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import configparser
 import sys
-import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import SETTINGS, ConfigError, resolve
 from .redact import redact
 from .report.json_report import build_report, write_report
+from .report.progress import ProgressMeter
 from .report.terminal import account_lines, step_lines
 from .session import MigrationSession
 from .suite import load_suite
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"pytest-migration: error: {redact(str(error))}", file=sys.stderr)
         return 2
-    session = MigrationSession(config, suite, progress=None if arguments.quiet else _Progress())
+    session = MigrationSession(config, suite, progress=None if arguments.quiet else _print_progress(ProgressMeter()))
     try:
         results = session.run_all()
         accounts = session.accounts()
@@ -95,21 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failed or unbalanced or quarantined else 0
 
 
-class _Progress:
-    """Per-table progress on stderr: rows done and rows per second, one line a second at most."""
+def _print_progress(meter: ProgressMeter) -> Callable[[str, int, int], None]:
+    """Print paced progress lines to stderr, where they do not mix with the results."""
 
-    def __init__(self) -> None:
-        self._started: dict[str, float] = {}
-        self._shown = 0.0
+    def show(table: str, done: int, total: int) -> None:
+        line = meter.update(table, done, total)
+        if line is not None:
+            print(line, file=sys.stderr, flush=True)
 
-    def __call__(self, table: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        started = self._started.setdefault(table, now)
-        if done < total and now - self._shown < 1.0:
-            return
-        self._shown = now
-        rate = done / (now - started) if now > started else 0.0
-        print(f"{table}: {done}/{total} rows ({rate:,.0f} rows/s)", file=sys.stderr, flush=True)
+    return show
 
 
 if __name__ == "__main__":

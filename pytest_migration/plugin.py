@@ -8,7 +8,9 @@ Logic lives in modules that do not import pytest (`config`, `session`, `steps`, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import types
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from . import fixtures as _fixtures
 from .engine.accounting import TableAccount
 from .config import SETTINGS, ConfigError, MigrationConfig, Setting, resolve
 from .report.json_report import build_report, write_report
+from .report.progress import ProgressMeter
 from .report.terminal import account_lines, step_lines
 from .session import MigrationSession
 from .steps import StepFailed, StepResult
@@ -130,6 +133,7 @@ class MigrationPlugin:
         self.session: MigrationSession | None = None
         self.outcomes: Counter[str] = Counter()
         self.accounts: dict[str, TableAccount] = {}
+        self._meter = ProgressMeter()
         self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
 
     # -- the migration session ---------------------------------------------------------
@@ -158,11 +162,25 @@ class MigrationPlugin:
             pytest.fail(str(failure), pytrace=False)
 
     def _progress(self, table: str, done: int, total: int) -> None:
-        if self.config.get_verbosity() < 0 or total == 0:
-            return
+        """Show per-table progress: a live line on a terminal, one line per table in logs."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and done == total:
-            reporter.write_line(f"migrated {table}: {total} source rows")
+        if reporter is None or self.config.get_verbosity() < 0:
+            return
+        line = self._meter.update(table, done, total)
+        if line is None:
+            return
+        live = reporter.isatty and not os.environ.get("CI")
+        if not live and done < total:
+            return
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        # Steps run inside fixture setup, whose output pytest captures: step outside it.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if live:
+                reporter.rewrite(line, erase=True)
+                if done >= total:
+                    reporter.write_line("")
+            else:
+                reporter.write_line(line)
 
     # -- hooks -------------------------------------------------------------------------
 
