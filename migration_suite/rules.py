@@ -110,20 +110,24 @@ def not_first(
 
 
 def orphan(column: str, parent: sa.Table) -> SetRule:
-    """orphan:<column>: NULL, or no migrated parent with that id (so quarantine cascades)."""
-    return SetRule(
-        f"orphan:{column}",
-        lambda stage: stage.c[column].is_(None) | ~sa.exists().where(parent.c.id == stage.c[column]),
-    )
+    """orphan:<column>: NULL, or no migrated parent with that id (so quarantine cascades).
+
+    A NULL reference matches no parent, so NOT EXISTS alone covers it; adding `IS NULL OR`
+    would stop PostgreSQL from planning an anti-join and make the rule quadratic.
+    """
+    return SetRule(f"orphan:{column}", lambda stage: ~sa.exists().where(parent.c.id == stage.c[column]))
 
 
 def _unknown_participant(stage: sa.Table) -> sa.ColumnElement[bool]:
-    member = sa.func.unnest(stage.c.participants).table_valued("user_id", name="member").render_derived()
-    return (
-        sa.exists()
-        .select_from(member)
+    """unknown_participant: some participant is not a migrated user (one anti-join for all rows)."""
+    staged = stage.alias("staged")
+    member = sa.func.unnest(staged.c.participants).table_valued("user_id", name="member").render_derived()
+    offenders = (
+        sa.select(staged.c[STAGE_ROWID])
+        .select_from(staged.join(member, sa.true()))
         .where(~sa.exists().where(schema.users.c.id == member.c.user_id))
     )
+    return stage.c[STAGE_ROWID].in_(offenders)
 
 
 def table_migrations(timezone: str) -> tuple[TableMigration, ...]:

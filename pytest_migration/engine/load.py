@@ -29,6 +29,9 @@ from .identifiers import quote_pg
 from .spec import Row, TableMigration
 
 
+FINISH_WORK_MEM = "256MB"
+
+
 def migrate_table(context: MigrationContext, table: TableMigration) -> None:
     """Stage and finish `table` for the current run, continuing from its checkpoint."""
     run_id = context.require_run()
@@ -90,6 +93,10 @@ def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> No
     stage = stage_table(table.target)
     started = time.perf_counter()
     with context.target.begin() as connection:
+        # The rules are joins over whole tables: give the planner statistics and room to
+        # hash, or an anti-join falls back to a nested loop, quadratic in the table size.
+        connection.execute(sa.text(f"SET LOCAL work_mem = '{FINISH_WORK_MEM}'"))
+        connection.execute(sa.text(f"ANALYZE {quote_pg(stage.schema, stage.name)}"))
         for rule in table.set_rules:
             connection.execute(
                 sa.update(stage)
@@ -114,6 +121,8 @@ def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> No
             )
         )
         connection.execute(sa.text(f"TRUNCATE {quote_pg(stage.schema, stage.name)}"))
+        # Children's reference rules join this table next: let the planner see its size.
+        connection.execute(sa.text(f"ANALYZE {quote_pg(table.target.schema, table.target.name)}"))
         connection.execute(
             sa.update(store.progress)
             .where((store.progress.c.run_id == run_id) & (store.progress.c.table_name == table.name))

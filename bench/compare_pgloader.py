@@ -1,0 +1,117 @@
+"""Time the field-service migration against pgloader on the same legacy file and server.
+
+    python bench/compare_pgloader.py [--rows 1000000] [--small-rows 200000]
+
+Needs Debian's pgloader (`apt-get install pgloader`). Both tools load the same generated
+legacy SQLite file into fresh databases of one throwaway PostgreSQL (same settings).
+pgloader builds tables, indexes and resets sequences but applies none of the business
+rules; `pytest-migration run` applies every rule, quarantines, builds keys, checks,
+indexes and foreign keys, and sets sequences. Printed: both wall times, their ratio, and
+the peak memory of the migration's whole process tree at both sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fixtures.generate import generate  # noqa: E402
+from pytest_migration.provision.local import LocalPostgres  # noqa: E402
+
+
+def dataset(directory: Path, rows: int) -> Path:
+    """Generate (once) the legacy file of about `rows` rows with the default dirt."""
+    path = directory / f"legacy-{rows}.db"
+    if not path.exists():
+        started = time.perf_counter()
+        generate(path, rows)
+        print(f"generated {path.name} in {time.perf_counter() - started:.1f} s")
+    return path
+
+
+def new_database(server: LocalPostgres, name: str) -> str:
+    """Create an empty database and return its URL (password included)."""
+    url = make_url(server.url)
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def measured(command: list[str]) -> tuple[float, float]:
+    """Run `command`; return its wall time (s) and the peak RSS of its process tree (MB)."""
+    errors = tempfile.TemporaryFile()
+    started = time.perf_counter()
+    process = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        errors.seek(0)
+        raise SystemExit(f"{command[0]} failed ({process.returncode}): {errors.read().decode()[-2000:]}")
+    return seconds, peak / 2**20
+
+
+def run_pgloader(source: Path, target: str) -> float:
+    """Load with pgloader's SQLite defaults (create tables, indexes, reset sequences)."""
+    url = make_url(target).set(drivername="postgresql")
+    seconds, _ = measured(["pgloader", "--quiet", f"sqlite://{source}",
+                           url.render_as_string(hide_password=False) + "?sslmode=disable"])
+    return seconds
+
+
+def run_migration(source: Path, target: str) -> tuple[float, float]:
+    """Run every step of the field-service migration with its console script."""
+    return measured([sys.executable, "-m", "pytest_migration.cli", "run", "-q",
+                     "--source-url", f"sqlite:///{source}", "--target-url", target])
+
+
+def main() -> None:
+    """Run both tools at both sizes and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small-rows", type=int, default=200_000)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pytest-migration-bench")
+    arguments = parser.parse_args()
+    if shutil.which("pgloader") is None:
+        raise SystemExit("pgloader is not installed: apt-get install pgloader")
+    arguments.workdir.mkdir(parents=True, exist_ok=True)
+    server = LocalPostgres()
+    server.start()
+    try:
+        small = run_migration(dataset(arguments.workdir, arguments.small_rows), new_database(server, "small"))
+        big_source = dataset(arguments.workdir, arguments.rows)
+        pgloader_seconds = run_pgloader(big_source, new_database(server, "pgloader"))
+        seconds, peak = run_migration(big_source, new_database(server, "migrated"))
+    finally:
+        server.stop()
+    print(f"legacy rows               {arguments.rows:>12,}")
+    print(f"pgloader                  {pgloader_seconds:>12.2f} s  (no business rules)")
+    print(f"pytest-migration run      {seconds:>12.2f} s  (rules, quarantine, constraints, sequences)")
+    print(f"ratio migration/pgloader  {seconds / pgloader_seconds:>12.2f}")
+    print(f"peak memory at {arguments.rows:,} rows  {peak:>8.0f} MB")
+    print(f"peak memory at {arguments.small_rows:,} rows  {small[1]:>8.0f} MB  "
+          f"(ratio {peak / small[1]:.2f}; migration took {small[0]:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
