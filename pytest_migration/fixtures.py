@@ -7,9 +7,11 @@ and the step, once, and errors naming the step if it failed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 
 from .config import MigrationConfig
 from .engine.context import MigrationContext
@@ -48,3 +50,27 @@ def migrated(migration_plugin: MigrationPlugin, migration_context: MigrationCont
         if result.status != "passed":
             pytest.fail(str(StepFailed(result)), pytrace=False)
     return migration_context
+
+
+WRITES_REFUSED = (
+    "this check writes to the target, which was given by URL and is read-only for the checks: "
+    "pass --allow-writes to let it write in a transaction that is rolled back"
+)
+
+
+@pytest.fixture
+def target_transaction(migration_config: MigrationConfig, migrated: MigrationContext) -> Iterator[sa.Connection]:
+    """A connection inside a transaction that is always rolled back, for checks that write.
+
+    Provisioned targets allow writes; a target given by URL only with --allow-writes. A
+    lock timeout turns a write that waits on another worker's into a clear failure.
+    """
+    if migration_config.target_url is not None and not migration_config.allow_writes:
+        pytest.skip(WRITES_REFUSED)
+    with migrated.target.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+        try:
+            yield connection
+        finally:
+            transaction.rollback()

@@ -210,7 +210,8 @@ class MigrationPlugin:
         })
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        needs_database = {"migration_context", "migrated", *(self.suite.steps.steps if self.suite else ())}
+        needs_database = {"migration_context", "migrated", "target_transaction",
+                          *(self.suite.steps.steps if self.suite else ())}
         for item in items:
             if needs_database.intersection(getattr(item, "fixturenames", ())):
                 item.add_marker(pytest.mark.migration)
