@@ -17,6 +17,7 @@ from pytest_migration.engine import ddl, runs
 from pytest_migration.engine.identifiers import quote_pg
 from pytest_migration.engine.context import MigrationContext
 from pytest_migration.engine.load import migrate_table
+from pytest_migration.engine.source import SqliteSource
 from pytest_migration.engine.store import quarantine
 from pytest_migration.steps import Step, StepRegistry
 
@@ -28,22 +29,28 @@ CORE_TABLES = ("equipment", "clients", "users")
 registry: StepRegistry[MigrationContext] = StepRegistry(phases=("prepare", "core", "related", "finalize"))
 
 
-@registry.step(phase="prepare")
-def check_source_schema(context: MigrationContext) -> None:
-    """Check that the source has the tables and columns of legacy_schema.sql."""
+def source_schema_problems(source: SqliteSource) -> list[str]:
+    """List how the source's tables and columns differ from legacy_schema.sql."""
     expected = sqlite3.connect(":memory:")
     expected.executescript(LEGACY_SCHEMA.read_text())
     problems: list[str] = []
-    found_tables = set(context.source.tables())
+    found_tables = set(source.tables())
     for (table,) in expected.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
         if table not in found_tables:
             problems.append(f"table {table} is missing")
             continue
         wanted = [(name, kind.upper(), bool(notnull)) for _, name, kind, notnull, _, _ in
                   expected.execute("SELECT * FROM pragma_table_info(?)", (table,))]
-        found = [(name, kind.upper(), notnull) for name, kind, notnull in context.source.columns(table)]
+        found = [(name, kind.upper(), notnull) for name, kind, notnull in source.columns(table)]
         if found != wanted:
             problems.append(f"table {table} has columns {found}, expected {wanted}")
+    return problems
+
+
+@registry.step(phase="prepare")
+def check_source_schema(context: MigrationContext) -> None:
+    """Check that the source has the tables and columns of legacy_schema.sql."""
+    problems = source_schema_problems(context.source)
     if problems:
         raise AssertionError("the source does not match legacy_schema.sql: " + "; ".join(problems))
 

@@ -60,6 +60,11 @@ class MigrationSession:
             self.context.progress = self.progress
         if self.config.verify_only:
             self.context.run_id = latest_run_id(self.context.target)
+            if self.context.run_id is None:
+                raise ConfigError(
+                    f"--verify-only: the target {self.context.target_label} holds no migration run "
+                    "(no table migration.runs): migrate it first, or check the --target-url"
+                )
         self.runner = StepRunner(self.suite.steps, self.context, on_result=self._record)
         return self.context
 
