@@ -17,6 +17,8 @@ from fixtures.generate import generate
 from migration_suite.schema import TABLES
 from pytest_migration.redact import password_of
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from fixtures.generate import generate
 from pytest_migration.provision.local import LocalPostgres
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 _copies = itertools.count()
 

@@ -1008,7 +1008,7 @@ def test_property_iso_wall_clock_reads_back_with_fold_0(
     naive: datetime, tz: ZoneInfo, separator: str, clock_style: int, padding: str
 ) -> None:
     text = f"{padding}{naive:%Y-%m-%d}{separator}{iso_clock(naive, clock_style)}{padding}"
-    expected = naive.replace(tzinfo=tz).astimezone(UTC)
+    expected = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     assert read_timestamp(text, tz) == expected
     assert read_date(text, tz) == naive.date()
 
@@ -1036,7 +1036,7 @@ def test_property_day_first_wall_clock_reads_back_with_fold_0(
         text += f" {hour}:{naive.minute:02}"
     else:
         naive = naive.replace(hour=0, minute=0, second=0)
-    expected = naive.replace(tzinfo=tz).astimezone(UTC)
+    expected = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     assert read_timestamp(text, tz) == expected
     assert read_date(text, tz) == naive.date()
 

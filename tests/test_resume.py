@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from fixtures.generate import generate
 from migration_suite.schema import TABLES
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 6000
 BATCH = "150"
