@@ -269,8 +269,10 @@ class MigrationPlugin:
                 terminalreporter.write_line("FAILED: rows were quarantined and --fail-on-quarantine is set",
                                             red=True)
         if self.settings.keep_databases:
-            terminalreporter.write_line("kept databases: they are still running at the URLs above "
-                                        "(passwords masked; PGPASSWORD or ~/.pgpass supply them)")
+            terminalreporter.write_line("kept databases: still running at the URLs above (passwords masked)")
+            hint = getattr(self.session.provider, "connect_hint", None)
+            if hint:
+                terminalreporter.write_line(f"connect without the password: {hint}")
         if self.settings.migration_report is not None:
             terminalreporter.write_line(f"migration report: {self.settings.migration_report}")
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +188,20 @@ def test_report_has_the_documented_shape_and_no_password(
     assert password
     everything = "\n".join([*result.outlines, *result.errlines, report_path.read_text()])
     assert password not in everything
+
+
+def test_kept_databases_stay_up_and_say_how_to_connect(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--migrate", "--keep-databases")
+    result.assert_outcomes(passed=6)
+    hint = next(line for line in result.outlines if line.startswith("connect without the password: psql -h "))
+    socket_dir = Path(hint.split(" -h ")[1].split()[0])
+    postmaster = socket_dir.parent / "data" / "postmaster.pid"
+    pid = int(postmaster.read_text().split()[0])
+    try:
+        assert Path(f"/proc/{pid}").exists(), "the kept server is not running"
+        assert not any(":***@" not in line and "postgresql+psycopg://" in line for line in result.outlines)
+    finally:
+        os.kill(pid, signal.SIGINT)
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        shutil.rmtree(socket_dir.parent)

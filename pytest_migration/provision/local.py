@@ -301,6 +301,11 @@ class LocalPostgres:
         return self._started(self._socket_dir)
 
     @property
+    def connect_hint(self) -> str:
+        """A command that reaches the server without its password (trusted unix socket)."""
+        return f"psql -h {self.socket_dir} -p {self.port} -U {SUPERUSER} {DATABASE}"
+
+    @property
     def url(self) -> str:
         """SQLAlchemy URL of the empty database, password included."""
         return self._started(self._url)
