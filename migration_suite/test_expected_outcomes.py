@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ SAMPLE = 5
 def canonical(value: Any) -> Any:
     """Encode a target value the way the generator encodes its expectations."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -94,6 +94,7 @@ def test_quarantined_rows_have_the_expected_reason(
         if wanted.get(rowid) != found.get(rowid)
     }
     sample = ", ".join(
-        f"rowid {rowid}: expected {w or 'migrated'}, found {f or 'migrated'}" for rowid, (w, f) in list(wrong.items())[:SAMPLE]
+        f"rowid {rowid}: expected {want or 'migrated'}, found {got or 'migrated'}"
+        for rowid, (want, got) in list(wrong.items())[:SAMPLE]
     )
     assert not wrong, f"{table.name}: {len(wrong)} rows quarantined wrongly: {sample}"

@@ -22,7 +22,10 @@ def create_bare_tables(connection: sa.Connection, metadata: sa.MetaData) -> None
         bare = sa.Table(
             table.name,
             sa.MetaData(),
-            *(sa.Column(c.name, c.type, c.identity, nullable=c.nullable, comment=c.comment) for c in table.columns),
+            *(
+                sa.Column(c.name, c.type, *([c.identity._copy()] if c.identity else []), nullable=c.nullable)
+                for c in table.columns
+            ),
             schema=table.schema,
         )
         connection.execute(CreateTable(bare))
@@ -87,7 +90,12 @@ def reset_sequences(connection: sa.Connection, metadata: sa.MetaData, floors: di
             largest = max(largest, floors.get(table.name, 0))
             connection.execute(
                 sa.text("SELECT setval(pg_get_serial_sequence(:table, :column), :value, :called)"),
-                {"table": quote_pg(table.schema, table.name), "column": column.name, "value": max(largest, 1), "called": largest > 0},
+                {
+                    "table": quote_pg(table.schema, table.name),
+                    "column": column.name,
+                    "value": max(largest, 1),
+                    "called": largest > 0,
+                },
             )
 
 

@@ -113,7 +113,7 @@ class SqliteSource:
         try:
             rows = raw.execute(f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE {where}", parameters)
             return [
-                (row[0], *(_decode(value) if kind == b"text" else value for value, kind in zip(row[1::2], row[2::2])))
+                (row[0], *(_decode(value) if kind == b"text" else value for value, kind in zip(row[1::2], row[2::2], strict=True)))
                 for row in rows
             ]
         finally:
