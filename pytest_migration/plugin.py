@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from . import fixtures as _fixtures
-from .engine.accounting import TableAccount
 from .config import SETTINGS, ConfigError, MigrationConfig, Setting, resolve
+from .engine.accounting import TableAccount
 from .report.json_report import build_report, write_report
 from .report.progress import ProgressMeter
 from .report.terminal import account_lines, step_lines
