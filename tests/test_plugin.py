@@ -145,12 +145,16 @@ def test_a_failing_step_errors_every_test_that_needs_it_naming_it(
     result.stdout.fnmatch_lines(["*migration step 'load' failed: RuntimeError: load broke on purpose*"])
 
 
+@pytest.mark.parametrize(("failing", "outcomes"), [("", {"passed": 6}), ("load", {"passed": 2, "errors": 4})],
+                         ids=["after-success", "after-a-failed-step"])
 def test_provisioned_server_is_gone_after_the_session(project: pytest.Pytester, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch, failing: str,
+                                                      outcomes: dict[str, int]) -> None:
     record = tmp_path / "server.txt"
     monkeypatch.setenv("MINI_SERVER", str(record))
+    monkeypatch.setenv("MINI_FAIL", failing)
     result = project.runpytest_subprocess("--migrate", "--db-backend", "auto")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(**outcomes)
     result.stdout.fnmatch_lines(["*migration databases: local (embedded PostgreSQL*no Docker engine*"])
     pid, data_dir = record.read_text().split()
     assert not Path(f"/proc/{pid}").exists(), f"postmaster {pid} is still running"
