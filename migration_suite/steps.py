@@ -14,14 +14,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pytest_migration.engine import ddl, runs
-from pytest_migration.engine.identifiers import quote_pg
 from pytest_migration.engine.context import MigrationContext
+from pytest_migration.engine.identifiers import quote_pg
 from pytest_migration.engine.load import migrate_table
 from pytest_migration.engine.source import SqliteSource
 from pytest_migration.engine.store import quarantine
 from pytest_migration.steps import Step, StepRegistry
 
-from . import schema
+from . import guards, schema
 
 LEGACY_SCHEMA = Path(__file__).with_name("legacy_schema.sql")
 CORE_TABLES = ("equipment", "clients", "users")
@@ -108,8 +108,13 @@ for _table in schema.TABLES:
 
 @registry.step(phase="finalize", requires=[f"migrate_{table.name}" for table in schema.TABLES])
 def build_constraints(context: MigrationContext) -> None:
-    """Add primary keys, unique and check constraints, indexes, then foreign keys."""
-    runs.run_once(context, "build_constraints", partial(ddl.add_constraints, metadata=schema.metadata))
+    """Add primary keys, unique and check constraints, indexes, foreign keys, then the participants guards."""
+
+    def build(connection: sa.Connection) -> None:
+        ddl.add_constraints(connection, schema.metadata)
+        guards.create_guards(connection)
+
+    runs.run_once(context, "build_constraints", build)
 
 
 @registry.step(phase="finalize", requires=["build_constraints"])

@@ -7,8 +7,13 @@ Each returns the list of problems, empty when all is well.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+
+# pg_trigger.tgenabled of a trigger that fires in an ordinary session ('R' fires only on replicas).
+FIRING = ("O", "A")
 
 
 def column_differences(connection: sa.Connection, metadata: sa.MetaData) -> list[str]:
@@ -113,3 +118,25 @@ def sequences_behind(connection: sa.Connection, metadata: sa.MetaData, floors: d
                     f"{table.name}.{column.name}: sequence at {last_value}, below the largest legacy id {largest}"
                 )
     return problems
+
+
+def missing_triggers(connection: sa.Connection, triggers: Iterable[tuple[sa.Table, str]]) -> list[str]:
+    """Triggers, named with their table, that are absent or would not fire in an ordinary session."""
+    states: dict[str, str] = {
+        name: state
+        for name, state in connection.execute(
+            sa.text(
+                "SELECT n.nspname || '.' || c.relname || '.' || t.tgname, t.tgenabled FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE NOT t.tgisinternal"
+            )
+        )
+    }
+    problems = []
+    for table, name in triggers:
+        state = states.get(f"{table.schema or 'public'}.{table.name}.{name}")
+        if state is None:
+            problems.append(f"{table.name}: trigger {name} is missing")
+        elif state not in FIRING:
+            problems.append(f"{table.name}: trigger {name} is disabled (pg_trigger.tgenabled = {state!r})")
+    return sorted(problems)
