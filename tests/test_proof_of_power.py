@@ -76,6 +76,27 @@ CORRUPTIONS = {
         " WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 2)",
         "test_expected_outcomes.py::test_migrated_rows_are_the_expected_values[users]",
     ),
+    "duplicate-serial": Corruption(
+        "ALTER TABLE equipment DROP CONSTRAINT equipment_serial_number_key;"
+        " UPDATE equipment SET serial_number = (SELECT serial_number FROM equipment ORDER BY id LIMIT 1)"
+        " WHERE id = (SELECT id FROM equipment ORDER BY id OFFSET 1 LIMIT 1)",
+        "test_relationships.py::test_no_duplicate_keys[equipment.serial_number]",
+    ),
+    "duplicate-pivot-pair": Corruption(
+        "ALTER TABLE intervention_user DROP CONSTRAINT intervention_user_pkey;"
+        " INSERT INTO intervention_user SELECT * FROM intervention_user LIMIT 1",
+        "test_relationships.py::test_no_duplicate_keys[intervention_user.intervention_id,user_id]",
+    ),
+    "bad-participants": Corruption(
+        "ALTER TABLE chat_conversations DISABLE TRIGGER USER;"
+        " UPDATE chat_conversations SET participants = participants || participants[1]"
+        f" WHERE id = {some('chat_conversations')}",
+        "test_relationships.py::test_participants_are_valid[distinct]",
+    ),
+    "moved-child": Corruption(
+        f"UPDATE tasks SET intervention_id = (SELECT max(id) FROM interventions) WHERE id = {some('tasks')}",
+        "test_relationships.py::test_children_per_parent_match_the_source[tasks.intervention_id]",
+    ),
     "sequence-left-behind": Corruption(
         "SELECT setval(pg_get_serial_sequence('public.users', 'id'), 1)",
         "test_schema.py::test_sequences_are_past_the_largest_legacy_id",
