@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,27 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_quarantine_fails_the_run_only_with_fail_on_quarantine(new_database: Callable[[], str], tmp_path: Path) -> None:
+    dataset = generate(tmp_path / "legacy.db", 2000)
+    source = f"sqlite:///{dataset.path}"
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest_migration.cli", "run", "-q", "--source-url", source,
+             "--target-url", new_database(), *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )
+
+    assert run().returncode == 0
+    strict = run("--fail-on-quarantine")
+    assert strict.returncode == 1
+    session = subprocess.run(
+        [sys.executable, "-m", "pytest", "--migrate", "--source-url", source, "--fail-on-quarantine",
+         "-p", "no:cacheprovider", "-k", "accounting", "migration_suite"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert session.returncode == 1
+    assert "rows were quarantined and --fail-on-quarantine is set" in session.stdout
+    assert " passed" in session.stdout and " failed" not in session.stdout
