@@ -43,3 +43,22 @@ def test_fingerprint_changes_with_the_data(tmp_path: Path) -> None:
     connection.execute("INSERT INTO t VALUES (9, 'x', NULL)")
     connection.commit()
     assert SqliteSource(url).fingerprint() != before
+
+
+def test_bad_rows_anywhere_in_a_batch_are_read_once_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    connection.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"row {i}") for i in range(1, 21)])
+    bad = {4, 5, 6, 8, 13, 20}  # consecutive, at batch starts and ends, and last
+    for rowid in bad:
+        connection.execute("UPDATE t SET name = CAST(X'FF' AS TEXT) WHERE id = ?", (rowid,))
+    connection.commit()
+    connection.close()
+    source = SqliteSource(f"sqlite:///{path}")
+    for size in (1, 3, 4, 7, 50):
+        rows = [row for batch in source.batches("t", ["name"], after_rowid=0, size=size) for row in batch]
+        assert [row[0] for row in rows] == list(range(1, 21)), size
+        assert all(len(batch) <= size for batch in source.batches("t", ["name"], 0, size))
+        assert {row[0] for row in rows if row[1] == b"\xff"} == bad
+        assert all(row[1] == f"row {row[0]}" for row in rows if row[0] not in bad)

@@ -60,11 +60,38 @@ class SqliteSource:
     def batches(self, table: str, columns: Sequence[str], after_rowid: int, size: int) -> Iterator[list[Row]]:
         """Yield batches of (rowid, *columns) in rowid order, starting after `after_rowid`."""
         while True:
-            batch = self._fetch(table, columns, "rowid > ? ORDER BY rowid LIMIT ?", (after_rowid, size))
+            batch = self._read_batch(table, columns, after_rowid, size)
             if not batch:
                 return
             yield batch
             after_rowid = batch[-1][0]
+
+    def _read_batch(self, table: str, columns: Sequence[str], after_rowid: int, size: int) -> list[Row]:
+        """Read up to `size` rows after `after_rowid`; a row with undecodable text comes as bytes.
+
+        sqlite3 raises at the first row holding text that is not valid UTF-8, keeping the
+        rows before it; that one row is read again as bytes and the read resumes after it,
+        so a bad row costs one small query, not a slow re-read of its whole batch.
+        """
+        selected = ", ".join(map(quote_sqlite, columns))
+        query = f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        rows: list[Row] = []
+        while True:
+            start = len(rows)
+            try:
+                rows.extend(self._connection.execute(query, (after_rowid, size - start)))
+                return rows
+            except sqlite3.OperationalError as error:
+                if "decode" not in str(error).lower():
+                    raise
+            last = rows[-1][0] if len(rows) > start else after_rowid
+            (bad,) = self._connection.execute(
+                f"SELECT rowid FROM {quote_sqlite(table)} WHERE rowid > ? ORDER BY rowid LIMIT 1", (last,)
+            ).fetchone()
+            rows.extend(self._fetch_undecodable(table, columns, "rowid = ?", (bad,)))
+            after_rowid = bad
+            if len(rows) >= size:
+                return rows
 
     def rows(self, table: str, columns: Sequence[str], rowids: Sequence[int]) -> list[Row]:
         """Return (rowid, *columns) for the given rowids, in rowid order."""
