@@ -9,21 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Row = tuple[Any, ...]
 
 
 @dataclass
 class ConvertedBatch:
-    """A batch after the value and row rules: rows for the target, and rejected rowids."""
+    """A batch after the value and row rules: rows for the target, and rejected rowids.
+
+    Converted rows come as Python tuples (`rows`), as a polars DataFrame (`frame`), or
+    both: a converter that works on columns hands its rows over as columns, and the
+    loader COPYs each form as it is. A row is in exactly one of them.
+    """
 
     rows: list[Row] = field(default_factory=list)
     """(rowid, *target values in the target table's column order)"""
     rejected: list[tuple[int, str]] = field(default_factory=list)
     """(index of the source row in the batch, reason)"""
+    frame: pl.DataFrame | None = None
+    """more converted rows: the columns of `rows`, in the same order, typed for the target
+    (e.g. Int64, String, Datetime with a time zone for timestamptz, Date, Decimal, Boolean,
+    List of integers for an array); column names are free"""
 
 
 Converter = Callable[[Sequence[Row]], ConvertedBatch]
