@@ -117,18 +117,29 @@ class Text(ColumnRule):
 
 @dataclass(frozen=True)
 class Integer(ColumnRule):
-    """An id, a reference or a position."""
+    """An id, a reference or a position; `bits` is the target column's size (bigint or integer)."""
 
+    bits: int = 64
     dtype: ClassVar[pl.DataType] = pl.Int64()
     # SQLite's INTEGER columns hold ints; text there (even ' 12 ') is rare: read per row.
     source_type: ClassVar[type] = int
 
     def read(self, value: Legacy) -> int | None:
-        return readers.read_integer(value)
+        number = readers.read_integer(value)
+        # A value the target column cannot hold is no integer of that column.
+        if number is not None and not -self._limit <= number < self._limit:
+            raise Invalid("invalid_integer")
+        return number
 
     def read_column(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        # An Int64 column only holds ints within bigint, which read as themselves.
-        return _read(frame, pl.col(RAW), pl.lit(True))
+        # An Int64 column only holds ints within bigint, which read as themselves; a
+        # narrower target leaves the values out of its range to `read`.
+        raw = pl.col(RAW)
+        return _read(frame, raw, raw.is_null() | raw.is_between(-self._limit, self._limit - 1))
+
+    @property
+    def _limit(self) -> int:
+        return 2 ** (self.bits - 1)
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
                 "intervention_id": integer,
                 "title": text,
                 "is_done": Boolean(),
-                "position": integer,
+                "position": Integer(bits=32),  # target column `integer`
                 **stamps,
             },
             reference_rules=(orphan("intervention_id", schema.interventions),),

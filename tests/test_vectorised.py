@@ -649,3 +649,14 @@ def test_a_frame_column_that_csv_cannot_hold_is_refused() -> None:
     table, _ = load_target()
     with pytest.raises(TypeError, match="cannot be loaded"):
         _copy_frame(None, table, ["rowid"], pl.DataFrame({"rowid": [b"\x00"]}))
+
+
+@pytest.mark.parametrize("position", [2**31, -(2**31) - 1, 2**40])
+def test_a_position_the_integer_column_cannot_hold_is_quarantined(position: int) -> None:
+    table = TABLES[PARIS]["tasks"]
+    batch: list[Row] = [
+        (1, 1, 1, "fits", "1", 2**31 - 1, None, None),
+        (2, 2, 1, "too large", "0", position, None, None),
+    ]
+    converted = assert_same_as_reference(table, batch)
+    assert converted.rejected == [(1, "invalid_integer:position")]
