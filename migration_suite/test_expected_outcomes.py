@@ -41,8 +41,10 @@ def expected_rows(expected: sqlite3.Connection, table: sa.Table) -> Iterator[tup
     """The generator's expected target rows, as canonical JSON, in key order."""
     keys = [column.name for column in table.primary_key.columns]
     extracted = ", ".join(f"json_extract(source_key, '$.{key}')" for key in keys)
+    # An `id` is its SQLite rowid: the sidecar's index gives those rows in key order unsorted.
+    order = "source_rowid" if keys == ["id"] else extracted
     for row in expected.execute(
-        f"SELECT {extracted}, row FROM expected WHERE source_table = ? AND reason IS NULL ORDER BY {extracted}",
+        f"SELECT {extracted}, row FROM expected WHERE source_table = ? AND reason IS NULL ORDER BY {order}",
         (table.name,),
     ):
         yield tuple(row[:-1]), row[-1]
