@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from pytest_migration.checks.rowdiff import Key, compare_sorted
 from pytest_migration.engine.context import MigrationContext
-from pytest_migration.engine.identifiers import quote_sqlite
+from pytest_migration.engine.identifiers import quote_pg, quote_sqlite
 
 from .oracle import REFERENCES, Legacy, Oracle, canonical_json, decode_text
 from .schema import TABLES
@@ -218,7 +218,7 @@ def test_migrated_rows_are_what_the_rules_make(
 ) -> None:
     unquarantined = Findings(f"{table.name} rows the rules quarantine were not quarantined")
     quarantine = quarantine_rows(target, migrated.run_id, table.name)
-    rows = source_rows(legacy, oracle, table.name, quarantine, strays=Findings("left to the quarantine check"))
+    rows = source_rows(legacy, oracle, table.name, quarantine, strays=Findings("reported by the quarantine check"))
     expected = expected_rows(rows, oracle, table, unquarantined)
     if "id" not in table.columns:  # rowid order is key order only where the key is the id
         expected = in_key_order(expected, NAMES[table.name], width=len(table.primary_key.columns))
@@ -272,7 +272,7 @@ class ReferenceRule:
     def _existing(self, parent: str, ids: set[int]) -> set[int]:
         if not ids:
             return set()
-        query = sa.text(f'SELECT id FROM public."{parent}" WHERE id = ANY(:ids)')
+        query = sa.text(f"SELECT id FROM {quote_pg('public', parent)} WHERE id = ANY(:ids)")
         return set(self.target.execute(query, {"ids": sorted(ids)}).scalars())
 
 
