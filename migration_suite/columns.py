@@ -331,5 +331,6 @@ class Participants(ColumnRule):
         return _read(_with_text(frame), ids, text.str.contains(_LISTED) | text.str.contains(_JSON_ARRAY))
 
     def reason(self, kind: str, column: str) -> str:
-        """Participants reasons stand alone, without the column (section 3)."""
-        return kind
+        """Participants reasons stand alone, without the column (section 3); invalid_text
+        names its column, as for any column (section 2)."""
+        return kind if kind in {"empty_participants", "invalid_participants"} else super().reason(kind, column)

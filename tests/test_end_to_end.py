@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -134,3 +135,26 @@ def test_quarantine_fails_the_run_only_with_fail_on_quarantine(new_database: Cal
     assert session.returncode == 1
     assert "rows were quarantined and --fail-on-quarantine is set" in session.stdout
     assert " passed" in session.stdout and " failed" not in session.stdout
+
+
+def test_a_value_sqlite_reads_as_infinity_is_quarantined_whole(empty_target_url: str, tmp_path: Path) -> None:
+    dataset = generate(tmp_path / "legacy.db", 200, dirty_share=0)
+    legacy = sqlite3.connect(dataset.path)
+    # An over-long number in an INTEGER column is stored as REAL infinity.
+    legacy.execute("UPDATE tasks SET position = '1' || printf('%.*c', 400, '0') WHERE id = (SELECT min(id) FROM tasks)")
+    legacy.commit()
+    (kind,) = legacy.execute("SELECT typeof(position) FROM tasks ORDER BY id LIMIT 1").fetchone()
+    assert kind == "real"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_migration.cli", "run", "-q", "--source-url", f"sqlite:///{dataset.path}",
+         "--target-url", empty_target_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    engine = sa.create_engine(empty_target_url)
+    with engine.connect() as connection:
+        reason, position = connection.execute(sa.text(
+            "SELECT reason, payload -> 'position' FROM migration.quarantine WHERE source_table = 'tasks'"
+        )).one()
+    engine.dispose()
+    assert (reason, position) == ("invalid_integer:position", {"$real": "inf"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -248,6 +249,10 @@ def _json_value(value: Any) -> Any:
     """Encode a legacy value for the payload; what cannot be stored as text goes as base64."""
     if isinstance(value, bytes):
         return {"$base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no Infinity or NaN (jsonb refuses them); SQLite makes one of an
+        # over-long number in an INTEGER column.
+        return {"$real": repr(value)}
     if isinstance(value, str) and "\x00" in value:
         # jsonb refuses \u0000, so text holding NUL is kept as its UTF-8 bytes.
         return {"$base64": base64.b64encode(value.encode("utf-8")).decode("ascii")}
