@@ -235,21 +235,16 @@ def _in_years(when: datetime) -> datetime:
     return when
 
 
+@lru_cache(maxsize=65536, typed=True)  # rows repeat a time across columns; typed: 1 and 1.0 read apart
 def read_timestamp(value: Legacy, zone: ZoneInfo) -> str | None:
     """A timestamp as a UTC instant (ISO); wall-clock times are in `zone`, resolved with fold=0."""
     text = _stripped(value)
     if text is None:
         return None
     try:
-        return _utc_iso(text, zone)
+        moment = _moment(text)
     except (ValueError, OverflowError):
         raise Rejected("invalid_timestamp") from None
-
-
-@lru_cache(maxsize=65536)
-def _utc_iso(text: str, zone: ZoneInfo) -> str | None:
-    """The UTC instant of a stripped timestamp, as ISO text; cached since rows repeat a time across columns."""
-    moment = _moment(text)
     if moment is None:
         return None
     when, instant = moment

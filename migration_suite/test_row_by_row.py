@@ -152,7 +152,7 @@ def expected_rows(
     """The oracle's target row of every source row this run did not quarantine, in source order."""
     names, keys = NAMES[table.name], [column.name for column in table.primary_key.columns]
     values = itemgetter(*names)
-    references = REFERENCES.get(table.name, ())
+    references = [reference.column for reference in REFERENCES.get(table.name, ())]
     for rowid, legacy_values, reason in rows:
         if reason is not None:
             continue
@@ -160,9 +160,9 @@ def expected_rows(
         if isinstance(outcome, str):
             unquarantined.add(f"rowid {rowid}", f"quarantined as {outcome}", "not quarantined")
             continue
-        missing = next((reference.column for reference in references if outcome[reference.column] is None), None)
-        if missing is not None:
-            unquarantined.add(f"rowid {rowid}", f"quarantined as {ORPHAN}{missing} (NULL)", "not quarantined")
+        missing = [column for column in references if outcome[column] is None]
+        if missing:
+            unquarantined.add(f"rowid {rowid}", f"quarantined as {ORPHAN}{missing[0]} (NULL)", "not quarantined")
             continue
         yield tuple(map(outcome.__getitem__, keys)), CanonicalRow((names, *values(outcome)))
 
