@@ -53,7 +53,8 @@ def expected_rows(expected: sqlite3.Connection, table: sa.Table) -> Iterator[tup
 def found_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, str]]:
     """The target's rows, encoded as the generator encodes them, in key order, streamed."""
     keys = list(table.primary_key.columns)
-    result = target.execution_options(yield_per=BATCH).execute(sa.select(table).order_by(*keys))
+    # Per statement: Connection.execution_options would change the shared connection itself.
+    result = target.execute(sa.select(table).order_by(*keys).execution_options(yield_per=BATCH))
     for row in result.mappings():
         values = {column: canonical(value) for column, value in row.items()}
         yield tuple(values[key.name] for key in keys), json.dumps(values, sort_keys=True, separators=(",", ":"))
