@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,20 +18,10 @@ from pytest_migration.checks.rowdiff import Key, compare_sorted
 from pytest_migration.engine.context import MigrationContext
 
 from .schema import TABLES
+from .spelling import spelled
 
 SAMPLE = 5
 BATCH = 10_000
-
-
-def canonical(value: Any) -> Any:
-    """Encode a target value the way the generator encodes its expectations."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    return value
 
 
 def expected_rows(expected: sqlite3.Connection, table: sa.Table) -> Iterator[tuple[Key, str]]:
@@ -51,13 +38,12 @@ def expected_rows(expected: sqlite3.Connection, table: sa.Table) -> Iterator[tup
 
 
 def found_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, str]]:
-    """The target's rows, encoded as the generator encodes them, in key order, streamed."""
-    keys = list(table.primary_key.columns)
+    """The target's rows, spelled as the generator encodes them, in key order, streamed."""
+    keys = [column.name for column in table.primary_key.columns]
+    statement = sa.select(*(spelled(column) for column in table.columns)).order_by(*table.primary_key.columns)
     # Per statement: Connection.execution_options would change the shared connection itself.
-    result = target.execute(sa.select(table).order_by(*keys).execution_options(yield_per=BATCH))
-    for row in result.mappings():
-        values = {column: canonical(value) for column, value in row.items()}
-        yield tuple(values[key.name] for key in keys), json.dumps(values, sort_keys=True, separators=(",", ":"))
+    for row in target.execute(statement.execution_options(yield_per=BATCH)).mappings():
+        yield tuple(row[key] for key in keys), json.dumps(dict(row), sort_keys=True, separators=(",", ":"))
 
 
 @pytest.mark.integrity

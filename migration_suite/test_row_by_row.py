@@ -29,6 +29,7 @@ from pytest_migration.engine.identifiers import quote_pg, quote_sqlite
 
 from .oracle import REFERENCES, Legacy, Oracle, canonical_json, decode_text
 from .schema import TABLES
+from .spelling import spelled
 
 BATCH = 10_000
 SAMPLE = 5
@@ -188,25 +189,11 @@ def in_key_order(
         spill.close()
 
 
-def _spelled(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
-    """A target column spelled by PostgreSQL as test_expected_outcomes.canonical spells it in Python."""
-    if isinstance(column.type, sa.DateTime):
-        utc = sa.func.timezone("UTC", column, type_=sa.DateTime)
-        seconds = sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS', type_=sa.Text)
-        fraction = sa.case((sa.func.date_trunc("second", utc) == utc, ""), else_=sa.func.to_char(utc, ".US"))
-        return (seconds + fraction + "+00:00").label(column.name)
-    if isinstance(column.type, sa.Date):
-        return sa.func.to_char(column, "YYYY-MM-DD", type_=sa.Text).label(column.name)
-    if isinstance(column.type, sa.Numeric):
-        return sa.cast(column, sa.Text).label(column.name)
-    return column
-
-
 def found_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, CanonicalRow]]:
     """The target's rows in key order, each as its canonical values in column-name order, streamed."""
     names = NAMES[table.name]
     positions = [names.index(column.name) for column in table.primary_key.columns]
-    statement = sa.select(*(_spelled(table.columns[name]) for name in names)).order_by(*table.primary_key.columns)
+    statement = sa.select(*(spelled(table.columns[name]) for name in names)).order_by(*table.primary_key.columns)
     for row in target.execute(statement, execution_options={"yield_per": BATCH}):
         yield tuple(row[position] for position in positions), CanonicalRow((names, *row))
 
