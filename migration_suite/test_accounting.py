@@ -32,3 +32,14 @@ def test_source_rows_are_migrated_or_quarantined(
     assert source_rows == migrated_rows + quarantined[0], (
         f"{table}: {source_rows} source rows, but {migrated_rows} migrated + {quarantined[0]} quarantined"
     )
+
+
+@pytest.mark.integrity
+def test_the_run_used_the_application_time_zone(migrated: MigrationContext, target: sa.Connection) -> None:
+    recorded = target.execute(
+        sa.text("SELECT settings ->> 'timezone' FROM migration.runs WHERE id = :run"), {"run": migrated.run_id}
+    ).scalar_one()
+    assert recorded == migrated.config.timezone, (
+        f"run {migrated.run_id} read wall-clock times in {recorded}, but the application's time zone is "
+        f"{migrated.config.timezone} (ini migration_timezone): every check of values would disagree"
+    )

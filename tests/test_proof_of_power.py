@@ -97,6 +97,10 @@ CORRUPTIONS = {
         f"UPDATE tasks SET intervention_id = (SELECT max(id) FROM interventions) WHERE id = {some('tasks')}",
         "test_relationships.py::test_children_per_parent_match_the_source[tasks.intervention_id]",
     ),
+    "run-in-another-time-zone": Corruption(
+        "UPDATE migration.runs SET settings = jsonb_set(settings, '{timezone}', '\"UTC\"')",
+        "test_accounting.py::test_the_run_used_the_application_time_zone",
+    ),
     "sequence-left-behind": Corruption(
         "SELECT setval(pg_get_serial_sequence('public.users', 'id'), 1)",
         "test_schema.py::test_sequences_are_past_the_largest_legacy_id",
