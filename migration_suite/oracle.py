@@ -235,16 +235,21 @@ def _in_years(when: datetime) -> datetime:
     return when
 
 
-@lru_cache(maxsize=65536, typed=True)  # rows repeat a time across columns; typed: 1 and 1.0 read apart
-def read_timestamp(value: Legacy, zone: ZoneInfo) -> str | None:
-    """A timestamp as a UTC instant (ISO); wall-clock times are in `zone`, resolved with fold=0."""
+def _read_moment(value: Legacy, reason: str) -> Moment | None:
+    """Read a timestamp form: (datetime, whether it is an instant), None when empty or zero."""
     text = _stripped(value)
     if text is None:
         return None
     try:
-        moment = _moment(text)
+        return _moment(text)
     except (ValueError, OverflowError):
-        raise Rejected("invalid_timestamp") from None
+        raise Rejected(reason) from None
+
+
+@lru_cache(maxsize=65536, typed=True)  # rows repeat a time across columns; typed: 1 and 1.0 read apart
+def read_timestamp(value: Legacy, zone: ZoneInfo) -> str | None:
+    """A timestamp as a UTC instant (ISO); wall-clock times are in `zone`, resolved with fold=0."""
+    moment = _read_moment(value, "invalid_timestamp")
     if moment is None:
         return None
     when, instant = moment
@@ -255,13 +260,7 @@ def read_timestamp(value: Legacy, zone: ZoneInfo) -> str | None:
 
 def read_date(value: Legacy, zone: ZoneInfo) -> str | None:
     """A date (ISO): the written date of a wall-clock value, the date in `zone` of an instant."""
-    text = _stripped(value)
-    if text is None:
-        return None
-    try:
-        moment = _moment(text)
-    except (ValueError, OverflowError):
-        raise Rejected("invalid_date") from None
+    moment = _read_moment(value, "invalid_date")
     if moment is None:
         return None
     when, instant = moment
