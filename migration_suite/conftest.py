@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from pytest_migration.engine.context import MigrationContext
+from pytest_migration.engine.source import connect_read_only
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +24,7 @@ def target(migrated: MigrationContext) -> Iterator[sa.Connection]:
 @pytest.fixture(scope="session")
 def source(migrated: MigrationContext) -> Iterator[sqlite3.Connection]:
     """A read-only connection to the legacy source, independent of the migration's reader."""
-    path = make_url(migrated.source_url).database
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    connection.text_factory = bytes
+    connection = connect_read_only(make_url(migrated.source_url).database or "", bytes)
     yield connection
     connection.close()
 
@@ -36,6 +35,6 @@ def expected(migrated: MigrationContext) -> Iterator[sqlite3.Connection]:
     path = Path(make_url(migrated.source_url).database or "").with_suffix(".expected.sqlite")
     if not path.is_file():
         pytest.skip(f"the source has no expected outcomes beside it ({path.name}): it was not generated here")
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = connect_read_only(path)
     yield connection
     connection.close()

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from pytest_migration.checks.rowdiff import Key, compare_sorted
 from pytest_migration.engine.context import MigrationContext
 from pytest_migration.engine.identifiers import quote_pg, quote_sqlite
+from pytest_migration.engine.source import connect_read_only
 
 from .oracle import REFERENCES, Legacy, Oracle, canonical_json, decode_text
 from .schema import TABLES
@@ -88,9 +89,7 @@ def oracle(migrated: MigrationContext) -> Oracle:
 @pytest.fixture(scope="module")
 def legacy(migrated: MigrationContext) -> Iterator[sqlite3.Connection]:
     """This module's own read-only connection to the source: text decoded, BLOBs and non-UTF-8 text as bytes."""
-    path = make_url(migrated.source_url).database
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    connection.text_factory = decode_text
+    connection = connect_read_only(make_url(migrated.source_url).database or "", decode_text)
     yield connection
     connection.close()
 
@@ -212,8 +211,7 @@ def test_migrated_rows_are_what_the_rules_make(
     # rowdiff annotates the compared text as str; a CanonicalRow compares and prints as one would.
     diff = compare_sorted(expected, found_rows(target, table))  # type: ignore[arg-type]
     problems = ([] if diff.ok else [diff.summary(table.name)]) + ([str(unquarantined)] if unquarantined else [])
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    assert not problems, "\n".join(problems)
 
 
 # --- (b), (c) quarantined rows -----------------------------------------------------------
@@ -345,5 +343,4 @@ def test_quarantined_rows_break_the_rule_they_name(
     references.flush()
     if keys is not None:
         keys.check(wrong)
-    if wrong:
-        pytest.fail(str(wrong), pytrace=False)
+    assert not wrong, str(wrong)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -12,6 +13,13 @@ from sqlalchemy.engine import make_url
 from .identifiers import quote_sqlite
 
 Row = tuple[Any, ...]
+
+
+def connect_read_only(path: str | Path, text_factory: Any = str, *, any_thread: bool = False) -> sqlite3.Connection:
+    """Open a SQLite file read-only: a migration and its checks never write to the source."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=not any_thread)
+    connection.text_factory = text_factory
+    return connection
 
 
 class SqliteSource:
@@ -25,7 +33,8 @@ class SqliteSource:
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = make_url(url).database or ""
-        self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        # Batches are read in a worker thread while the main thread loads (engine.load).
+        self._connection = connect_read_only(self.path, any_thread=True)
 
     def close(self) -> None:
         """Close the connection."""
@@ -135,12 +144,12 @@ class SqliteSource:
         keeps a BLOB a BLOB even when its bytes happen to be valid UTF-8.
         """
         selected = ", ".join(f"{quote_sqlite(column)}, typeof({quote_sqlite(column)})" for column in columns)
-        raw = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        raw.text_factory = bytes
+        raw = connect_read_only(self.path, bytes)
         try:
             rows = raw.execute(f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE {where}", parameters)
             return [
-                (row[0], *(_decode(value) if kind == b"text" else value for value, kind in zip(row[1::2], row[2::2], strict=True)))
+                (row[0], *(_decode(value) if kind == b"text" else value
+                           for value, kind in zip(row[1::2], row[2::2], strict=True)))
                 for row in rows
             ]
         finally:
