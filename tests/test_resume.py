@@ -59,18 +59,35 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{dataset.path}"
 
 
+MID_TABLE = "SELECT bool_or(NOT loaded AND last_rowid > 0) FROM migration.progress"
+
+
+def stage_beyond_checkpoint(url: str) -> None:
+    """Leave what a kill between a frame's commit and its checkpoint's leaves: a staged row beyond it."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        table, last_rowid = connection.execute(sa.text(
+            "SELECT table_name, last_rowid FROM migration.progress WHERE NOT loaded AND last_rowid > 0 LIMIT 1"
+        )).one()
+        stage = sa.Table(f"stage_{table}", sa.MetaData(), autoload_with=connection, schema="migration")
+        connection.execute(sa.insert(stage).values(_legacy_rowid=last_rowid + 1))
+    engine.dispose()
+
+
 @pytest.mark.parametrize(
-    "moment",
+    ("moment", "frame_beyond_checkpoint"),
     [
         # in the middle of staging a table, between two committed batches
-        "SELECT bool_or(NOT loaded AND last_rowid > 0) FROM migration.progress",
+        (MID_TABLE, False),
+        # the same, just after a batch's frame was committed and before its checkpoint was
+        (MID_TABLE, True),
         # after some tables were finished, before the others started
-        "SELECT count(*) >= 4 FROM migration.progress WHERE finished",
+        ("SELECT count(*) >= 4 FROM migration.progress WHERE finished", False),
     ],
-    ids=["mid-table", "between-tables"],
+    ids=["mid-table", "mid-batch", "between-tables"],
 )
 def test_killed_run_resumes_to_the_same_target(
-    legacy: str, moment: str, new_database: Callable[[], str]
+    legacy: str, moment: str, frame_beyond_checkpoint: bool, new_database: Callable[[], str]
 ) -> None:
     reference_url, killed_url = new_database(), new_database()
     subprocess.run(run_command(legacy, reference_url), cwd=ROOT, check=True, timeout=300)
@@ -93,6 +110,8 @@ def test_killed_run_resumes_to_the_same_target(
     finally:
         engine.dispose()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    if frame_beyond_checkpoint:
+        stage_beyond_checkpoint(killed_url)
 
     resumed = subprocess.run(run_command(legacy, killed_url), cwd=ROOT, timeout=300)
     assert resumed.returncode == 0

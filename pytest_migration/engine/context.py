@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import adbc_driver_manager
 import sqlalchemy as sa
 
 from ..config import MigrationConfig
 from ..redact import redact
+from .binary_copy import open_target
 from .source import SqliteSource
 from .spec import TableMigration
+
+if TYPE_CHECKING:
+    from .load import StagingAhead
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(table, rows done, rows in all) while a table loads."""
@@ -32,8 +37,11 @@ class MigrationContext:
     tables: Sequence[TableMigration]
     progress: Progress = _no_progress
     run_id: int | None = None
+    staging_ahead: StagingAhead | None = None
+    """the next table, staged in the background while the current one finishes"""
     _source: SqliteSource | None = field(default=None, repr=False)
     _target: sa.Engine | None = field(default=None, repr=False)
+    _frame_target: adbc_driver_manager.AdbcDatabase | None = field(default=None, repr=False)
 
     @property
     def source(self) -> SqliteSource:
@@ -48,6 +56,13 @@ class MigrationContext:
         if self._target is None:
             self._target = sa.create_engine(self.target_url, pool_pre_ping=True)
         return self._target
+
+    @property
+    def frame_target(self) -> adbc_driver_manager.AdbcDatabase:
+        """The target as ADBC opens it, for binary COPY of frames (engine.binary_copy)."""
+        if self._frame_target is None:
+            self._frame_target = open_target(self.target_url)
+        return self._frame_target
 
     @property
     def source_label(self) -> str:
@@ -66,6 +81,12 @@ class MigrationContext:
                 return table
         raise KeyError(f"no table {name!r} in this migration; known: {', '.join(t.name for t in self.tables)}")
 
+    def table_after(self, name: str) -> TableMigration | None:
+        """Return the table that comes after `name` in the migration's order, if any."""
+        names = [table.name for table in self.tables]
+        following = names.index(name) + 1
+        return self.tables[following] if following < len(self.tables) else None
+
     def require_run(self) -> int:
         """Return the current run's id; steps that need one run after the run is opened."""
         if self.run_id is None:
@@ -73,7 +94,13 @@ class MigrationContext:
         return self.run_id
 
     def close(self) -> None:
-        """Close the connections."""
+        """Stop background work and close the connections."""
+        if self.staging_ahead is not None:
+            self.staging_ahead.stop()
+            self.staging_ahead = None
+        if self._frame_target is not None:
+            self._frame_target.close()
+            self._frame_target = None
         if self._source is not None:
             self._source.close()
             self._source = None
