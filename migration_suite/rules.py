@@ -244,6 +244,33 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
             reference_rules=(orphan("equipment_id", schema.equipment),),
         ),
         migration(
+            schema.chat_conversations,
+            {
+                "id": integer,
+                "subject": text,
+                "participants": Participants(),
+                **stamps,
+            },
+            reference_rules=(SetRule("unknown_participant", _unknown_participant),),
+        ),
+        migration(
+            schema.chat_messages,
+            {
+                "id": integer,
+                "conversation_id": integer,
+                "user_id": integer,
+                "body": text,
+                "sent_at": stamp,
+                "read_at": stamp,
+                **stamps,
+            },
+            row_rule=SentAtFallback(),
+            reference_rules=(
+                orphan("conversation_id", schema.chat_conversations),
+                orphan("user_id", schema.users),
+            ),
+        ),
+        migration(
             schema.interventions,
             {
                 "id": integer,
@@ -290,33 +317,6 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
             ),
             reference_rules=(
                 orphan("intervention_id", schema.interventions),
-                orphan("user_id", schema.users),
-            ),
-        ),
-        migration(
-            schema.chat_conversations,
-            {
-                "id": integer,
-                "subject": text,
-                "participants": Participants(),
-                **stamps,
-            },
-            reference_rules=(SetRule("unknown_participant", _unknown_participant),),
-        ),
-        migration(
-            schema.chat_messages,
-            {
-                "id": integer,
-                "conversation_id": integer,
-                "user_id": integer,
-                "body": text,
-                "sent_at": stamp,
-                "read_at": stamp,
-                **stamps,
-            },
-            row_rule=SentAtFallback(),
-            reference_rules=(
-                orphan("conversation_id", schema.chat_conversations),
                 orphan("user_id", schema.users),
             ),
         ),

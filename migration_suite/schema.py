@@ -171,16 +171,18 @@ chat_messages = sa.Table(
 )
 
 # Parents first: core tables, then each related table after the tables it references
-# (chat_conversations after users, whose ids its participants hold).
+# (chat_conversations after users, whose ids its participants hold). A small table comes
+# last: while a table finishes, the next one is staged (engine.load), and the last
+# table's finish is the one that nothing overlaps.
 TABLES = (
     equipment,
     clients,
     users,
     maintenance_contracts,
     maintenance_histories,
+    chat_conversations,
+    chat_messages,
     interventions,
     tasks,
     intervention_user,
-    chat_conversations,
-    chat_messages,
 )

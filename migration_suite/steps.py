@@ -108,10 +108,10 @@ for _table in schema.TABLES:
 
 @registry.step(phase="finalize", requires=[f"migrate_{table.name}" for table in schema.TABLES])
 def build_constraints(context: MigrationContext) -> None:
-    """Add primary keys, unique and check constraints, indexes, foreign keys, then the participants guards."""
+    """Add the foreign keys, then the participants guards (each table got its keys, checks and indexes as it was finished)."""
 
     def build(connection: sa.Connection) -> None:
-        ddl.add_constraints(connection, schema.metadata)
+        ddl.add_foreign_keys(connection, schema.metadata)
         guards.create_guards(connection)
 
     runs.run_once(context, "build_constraints", build)

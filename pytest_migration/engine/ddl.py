@@ -64,17 +64,20 @@ def stage_table(table: sa.Table) -> sa.Table:
     return _stages[name]
 
 
-def add_constraints(connection: sa.Connection, metadata: sa.MetaData) -> None:
-    """Add keys, checks and indexes to every table, then the foreign keys between them."""
-    for table in metadata.sorted_tables:
-        for constraint in sorted(table.constraints, key=_constraint_order):
-            if isinstance(constraint, sa.ForeignKeyConstraint):
-                continue
-            if isinstance(constraint, sa.PrimaryKeyConstraint) and not constraint.columns:
-                continue
-            connection.execute(AddConstraint(constraint))
-        for index in sorted(table.indexes, key=lambda index: str(index.name)):
-            connection.execute(CreateIndex(index))
+def add_table_constraints(connection: sa.Connection, table: sa.Table) -> None:
+    """Add the keys, checks and indexes of one loaded table (its foreign keys come later)."""
+    for constraint in sorted(table.constraints, key=_constraint_order):
+        if isinstance(constraint, sa.ForeignKeyConstraint):
+            continue
+        if isinstance(constraint, sa.PrimaryKeyConstraint) and not constraint.columns:
+            continue
+        connection.execute(AddConstraint(constraint))
+    for index in sorted(table.indexes, key=lambda index: str(index.name)):
+        connection.execute(CreateIndex(index))
+
+
+def add_foreign_keys(connection: sa.Connection, metadata: sa.MetaData) -> None:
+    """Add the foreign keys between the tables, once every table is loaded and keyed."""
     for table in metadata.sorted_tables:
         for constraint in sorted(table.foreign_key_constraints, key=lambda fk: str(fk.name)):
             connection.execute(AddConstraint(constraint))

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from psycopg import sql
 
-from . import store
+from . import ddl, store
 from .binary_copy import FrameCopier
 from .context import MigrationContext, Progress
 from .ddl import STAGE_REASON, STAGE_ROWID, stage_table
@@ -239,6 +239,8 @@ def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> No
             )
         )
         connection.execute(sa.text(f"TRUNCATE {quote_pg(stage.schema, stage.name)}"))
+        # Built now rather than after the last table: the next table is being staged meanwhile.
+        ddl.add_table_constraints(connection, table.target)
         # Children's reference rules join this table's key next: let the planner see its
         # size. Analyzing only the key leaves the table's modification count as it is, so
         # autovacuum still gathers full statistics for the application's queries later.
