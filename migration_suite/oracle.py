@@ -558,9 +558,9 @@ class Oracle:
         return reason if reason is not None else values
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(row: dict[str, Any]) -> str:
-    """A target row as the checks spell it (test_expected_outcomes): JSON with sorted keys and no spaces."""
+    """A target row as the checks spell it (test_expected_outcomes): JSON with sorted keys, no spaces, UTF-8 kept."""
     return _CANONICAL.encode(row)

@@ -19,7 +19,16 @@ import sqlalchemy as sa
 
 from pytest_migration.engine.identifiers import quote_sqlite
 
-from .schema import TABLES, chat_conversations, chat_messages, clients, intervention_user, interventions, tasks, users
+from .schema import (
+    TABLES,
+    chat_conversations,
+    chat_messages,
+    clients,
+    intervention_user,
+    interventions,
+    tasks,
+    users,
+)
 
 WHEN = datetime(2025, 3, 14, 8, 30, tzinfo=timezone.utc)
 LATER = datetime(2025, 3, 14, 9, 45, tzinfo=timezone.utc)

@@ -28,9 +28,9 @@ from pytest_migration.engine.context import MigrationContext
 from pytest_migration.engine.identifiers import quote_pg, quote_sqlite
 from pytest_migration.engine.source import connect_read_only
 
-from .oracle import REFERENCES, Legacy, Oracle, canonical_json, decode_text
+from .oracle import REFERENCES, Legacy, Oracle, decode_text
 from .schema import TABLES
-from .spelling import spelled
+from .spelling import CanonicalRow, canonical_names, spelled_rows
 
 BATCH = 10_000
 SAMPLE = 5
@@ -38,7 +38,7 @@ KEY_REASONS = frozenset({"missing_serial_number", "duplicate_serial_number", "du
 KEY_RULE_TABLES = frozenset({"equipment", "intervention_user"})
 ORPHAN, UNKNOWN_PARTICIPANT = "orphan:", "unknown_participant"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-NAMES = {table.name: tuple(sorted(column.name for column in table.columns)) for table in TABLES}
+NAMES = {table.name: canonical_names(table) for table in TABLES}
 """Each table's columns in the order of canonical JSON's keys."""
 
 SourceRow = tuple[int, tuple[Legacy, ...], str | None]
@@ -64,20 +64,6 @@ class Findings:
 
     def __str__(self) -> str:
         return f"{self.count} {self.title}; e.g.\n" + "\n".join(self.samples)
-
-
-class CanonicalRow(tuple[Any, ...]):
-    """A row's canonical values after the tuple of its column names: compared as a tuple, shown as canonical JSON.
-
-    Encoding a million rows as JSON on both sides would cost as much as the oracle itself;
-    comparing the canonical values is the same comparison (the column types are test_schema's
-    concern), and a failure still shows each row as canonical JSON.
-    """
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
-        return canonical_json(dict(zip(self[0], self[1:], strict=True)))
 
 
 @pytest.fixture(scope="module")
@@ -188,15 +174,6 @@ def in_key_order(
         spill.close()
 
 
-def found_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, CanonicalRow]]:
-    """The target's rows in key order, each as its canonical values in column-name order, streamed."""
-    names = NAMES[table.name]
-    positions = [names.index(column.name) for column in table.primary_key.columns]
-    statement = sa.select(*(spelled(table.columns[name]) for name in names)).order_by(*table.primary_key.columns)
-    for row in target.execute(statement, execution_options={"yield_per": BATCH}):
-        yield tuple(row[position] for position in positions), CanonicalRow((names, *row))
-
-
 @pytest.mark.integrity
 @pytest.mark.parametrize("table", TABLES, ids=[table.name for table in TABLES])
 def test_migrated_rows_are_what_the_rules_make(
@@ -209,7 +186,7 @@ def test_migrated_rows_are_what_the_rules_make(
     if "id" not in table.columns:  # rowid order is key order only where the key is the id
         expected = in_key_order(expected, NAMES[table.name], width=len(table.primary_key.columns))
     # rowdiff annotates the compared text as str; a CanonicalRow compares and prints as one would.
-    diff = compare_sorted(expected, found_rows(target, table))  # type: ignore[arg-type]
+    diff = compare_sorted(expected, spelled_rows(target, table))  # type: ignore[arg-type]
     problems = ([] if diff.ok else [diff.summary(table.name)]) + ([str(unquarantined)] if unquarantined else [])
     assert not problems, "\n".join(problems)
 

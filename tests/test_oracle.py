@@ -229,7 +229,7 @@ def test_a_row_reads_as_the_canonical_json_of_the_checks() -> None:
     assert isinstance(row, dict)
     assert canonical_json(row) == (
         '{"created_at":"2023-07-14T08:00:00+00:00","id":5,"intervention_id":12,"is_done":true,'
-        '"position":3,"title":"V\\u00e9rifier","updated_at":null}'
+        '"position":3,"title":"Vérifier","updated_at":null}'
     )
     assert json.loads(canonical_json(row))["title"] == "Vérifier"
 
