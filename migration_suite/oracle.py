@@ -248,14 +248,15 @@ def _read_moment(value: Legacy, reason: str) -> Moment | None:
 
 @lru_cache(maxsize=65536, typed=True)  # rows repeat a time across columns; typed: 1 and 1.0 read apart
 def read_timestamp(value: Legacy, zone: ZoneInfo) -> str | None:
-    """A timestamp as a UTC instant (ISO); wall-clock times are in `zone`, resolved with fold=0."""
+    """A timestamp as a UTC instant (ISO, the fraction without trailing zeros); wall-clock times are in `zone`, resolved with fold=0."""
     moment = _read_moment(value, "invalid_timestamp")
     if moment is None:
         return None
     when, instant = moment
     if not instant:
         when -= cast(timedelta, zone.utcoffset(when))  # a naive datetime has fold=0
-    return when.isoformat() + "+00:00"
+    seconds, _, fraction = when.isoformat().partition(".")
+    return seconds + ("." + fraction.rstrip("0") if fraction else "") + "+00:00"
 
 
 def read_date(value: Legacy, zone: ZoneInfo) -> str | None:

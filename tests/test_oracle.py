@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures.canonical import iso_text
 from migration_suite import readers
 from migration_suite.oracle import (
     INTERVENTION_STATUSES,
@@ -68,7 +69,7 @@ def example(table: str, column: str, value: Legacy, expected: object) -> Any:
 SECTION_5 = [
     example("users", "created_at", "2023-07-14 10:00:00", "2023-07-14T08:00:00+00:00"),
     example("users", "created_at", "2023-01-05T10:00:00Z", "2023-01-05T10:00:00+00:00"),
-    example("users", "created_at", "2023-01-05T10:00:00.5+02:00", "2023-01-05T08:00:00.500000+00:00"),
+    example("users", "created_at", "2023-01-05T10:00:00.5+02:00", "2023-01-05T08:00:00.5+00:00"),
     example("users", "created_at", "14/07/2023 10:00", "2023-07-14T08:00:00+00:00"),
     example("users", "created_at", "1700000000", "2023-11-14T22:13:20+00:00"),
     example("users", "created_at", "0000-00-00 00:00:00", None),
@@ -400,7 +401,7 @@ def _readers_outcome(read: Callable[[Legacy], object], value: Legacy) -> object:
     except readers.Invalid as invalid:
         return f"quarantine {invalid.kind}"
     if isinstance(result, datetime):
-        return result.astimezone(UTC).isoformat()
+        return iso_text(result.astimezone(UTC))
     if isinstance(result, date):
         return result.isoformat()
     if isinstance(result, Decimal):

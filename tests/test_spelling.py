@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 
+from fixtures.canonical import iso_text
 from migration_suite.oracle import canonical_json
-from migration_suite.spelling import canonical_json_sql
+from migration_suite.spelling import canonical_texts
 
 TEXTS = [
     "",
@@ -40,11 +41,11 @@ SPELLED = sa.Table(
 
 
 def canonical(row: dict[str, Any]) -> dict[str, Any]:
-    """The checks' canonical values, as DESIGN's encoding states them, written in plain Python."""
+    """The checks' canonical values, as spelling.py's docstring states them, written in plain Python."""
     at, on_day, amount = row["at"], row["on_day"], row["amount"]
     return {
         **row,
-        "at": None if at is None else at.astimezone(UTC).isoformat(),
+        "at": None if at is None else iso_text(at.astimezone(UTC)),
         "on_day": None if on_day is None else on_day.isoformat(),
         "amount": None if amount is None else f"{amount:.2f}",
     }
@@ -55,7 +56,7 @@ def test_postgresql_writes_the_canonical_json_that_python_writes(empty_target_ur
         {
             "id": index,
             "label": text,
-            "at": datetime(2023, 10, 29, 0, 30, index * 7 % 60, index * 1013 % 2 * 250000, tzinfo=UTC),
+            "at": datetime(2023, 10, 29, 0, 30, index * 7 % 60, (0, 500000, 120, 123456)[index % 4], tzinfo=UTC),
             "on_day": date(1999 + index, 12, 31),
             "amount": Decimal(index * 12345) / 100,
             "done": index % 2 == 0,
@@ -70,9 +71,7 @@ def test_postgresql_writes_the_canonical_json_that_python_writes(empty_target_ur
         with engine.begin() as connection:
             SPELLED.create(connection)
             connection.execute(sa.insert(SPELLED), rows)
-            written = connection.execute(
-                sa.select(SPELLED.c.id, canonical_json_sql(SPELLED)).order_by(SPELLED.c.id)
-            ).all()
+            written = list(canonical_texts(connection, SPELLED))
     finally:
         engine.dispose()
-    assert [text for _, text in written] == [canonical_json(canonical(row)) for row in rows]
+    assert written == [((row["id"],), canonical_json(canonical(row))) for row in rows]
