@@ -6,13 +6,14 @@ sort_keys=True, separators=(",", ":"), ensure_ascii=False)`); timestamptz as the
 of the UTC instant with the fraction's trailing zeros dropped and `+00:00`, dates as
 YYYY-MM-DD, numerics as text with their two decimals, arrays as lists. PostgreSQL spells
 the values, which spares building a Python datetime or Decimal for every value of a
-million-row table, and `row_to_json` writes the JSON exactly as Python would
+million-row table; rows compare as tuples of those values, or as the JSON that
+`row_to_json` writes exactly as Python would
 (tests/test_spelling.py holds the two writings equal on tricky values).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,20 +39,6 @@ def spelled(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
     return column
 
 
-class CanonicalRow(tuple[Any, ...]):
-    """A row's canonical values after the tuple of its column names: compared as a tuple, shown as canonical JSON.
-
-    Encoding a million rows as JSON in Python would cost as much as the oracle itself;
-    comparing the canonical values is the same comparison (the column types are test_schema's
-    concern), and a failure still shows each row as canonical JSON.
-    """
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
-        return canonical_json(dict(zip(self[0], self[1:], strict=True)))
-
-
 def canonical_names(table: sa.Table) -> tuple[str, ...]:
     """The table's column names in the order of canonical JSON's keys."""
     return tuple(sorted(column.name for column in table.columns))
@@ -62,14 +49,20 @@ def _spelled_table(table: sa.Table) -> sa.Subquery:
     return sa.select(*(spelled(table.columns[name]) for name in canonical_names(table))).subquery("spelled")
 
 
-def spelled_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, CanonicalRow]]:
+def spelled_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, Sequence[Any]]]:
     """The target's rows in key order, each as its canonical values in column-name order, streamed."""
-    names = canonical_names(table)
-    positions = [names.index(column.name) for column in table.primary_key.columns]
     rows = _spelled_table(table)
-    statement = sa.select(rows).order_by(*(rows.c[column.name] for column in table.primary_key.columns))
+    keys = [rows.c[column.name] for column in table.primary_key.columns]
+    statement = sa.select(*keys, rows).order_by(*keys)
+    width = len(keys)
     for row in target.execute(statement, execution_options={"yield_per": BATCH}):
-        yield tuple(row[position] for position in positions), CanonicalRow((names, *row))
+        yield row[:width], row[width:]
+
+
+def show_row(table: sa.Table) -> Callable[[Sequence[Any]], str]:
+    """Show a row of canonical values in column-name order as its canonical JSON, for a failure message."""
+    names = canonical_names(table)
+    return lambda values: canonical_json(dict(zip(names, values, strict=True)))
 
 
 def canonical_texts(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, str]]:

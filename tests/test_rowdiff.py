@@ -25,3 +25,18 @@ def test_missing_extra_and_different_rows_are_counted_with_samples() -> None:
 def test_samples_are_bounded() -> None:
     diff = compare_sorted(rows(*((i, "x") for i in range(100))), [])
     assert diff.missing == 100 and len(diff.samples) == 5
+
+
+def test_rows_compared_as_values_are_shown_as_the_caller_writes_them() -> None:
+    shown: list[tuple[str, int]] = []
+
+    def show(row: tuple[str, int]) -> str:
+        shown.append(row)
+        return f"{row[0]}={row[1]}"
+
+    expected = [((key,), ("n", key)) for key in range(20)]
+    found = [((key,), ("n", key if key % 2 else -key)) for key in range(1, 20)]
+    diff = compare_sorted(expected, found, show=show)
+    assert (diff.missing, diff.different) == (1, 9)
+    assert "expected n=2\n    found    n=-2" in diff.summary("tasks")
+    assert len(shown) == 1 + 2 * 4  # only the five sampled rows are written, not all ten

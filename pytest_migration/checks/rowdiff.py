@@ -1,17 +1,18 @@
 """Row-by-row comparison of two key-ordered streams, in constant memory.
 
-Both sides arrive sorted by key, as (key, canonical text) pairs, so a merge finds
-missing, extra and different rows in one pass whatever the table size; only counts and
-a few sample keys are kept for the failure message.
+Both sides arrive sorted by key, as (key, row) pairs, the row in a canonical form that
+compares with ==, so a merge finds missing, extra and different rows in one pass whatever
+the table size; only counts and a few sample rows are kept for the failure message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 Key = tuple[Any, ...]
+R = TypeVar("R")
 
 
 @dataclass
@@ -37,13 +38,20 @@ class RowDiff:
             f"different, out of {self.compared} compared; e.g.\n" + "\n".join(self.samples)
         )
 
-    def _note(self, text: str) -> None:
-        if len(self.samples) < self.sample_size:
-            self.samples.append(text)
+    @property
+    def sampling(self) -> bool:
+        """Whether another offending row is kept as a sample."""
+        return len(self.samples) < self.sample_size
 
 
-def compare_sorted(expected: Iterable[tuple[Key, str]], found: Iterable[tuple[Key, str]]) -> RowDiff:
-    """Merge two streams sorted by key and count the rows that are missing, extra or different."""
+def compare_sorted(
+    expected: Iterable[tuple[Key, R]], found: Iterable[tuple[Key, R]], show: Callable[[R], str] = str
+) -> RowDiff:
+    """Merge two streams sorted by key and count the rows that are missing, extra or different.
+
+    `show` writes a row for the failure message (rows may be compared in a form cheaper
+    to build than to read, e.g. tuples of values shown as JSON).
+    """
     diff = RowDiff()
     wanted, got = iter(expected), iter(found)
     left, right = _next(wanted), _next(got)
@@ -51,19 +59,24 @@ def compare_sorted(expected: Iterable[tuple[Key, str]], found: Iterable[tuple[Ke
         diff.compared += 1
         if right is None or (left is not None and left[0] < right[0]):
             diff.missing += 1
-            diff._note(f"  missing {left[0]}: expected {left[1]}")  # type: ignore[index]
+            if diff.sampling:
+                diff.samples.append(f"  missing {left[0]}: expected {show(left[1])}")  # type: ignore[index]
             left = _next(wanted)
         elif left is None or right[0] < left[0]:
             diff.extra += 1
-            diff._note(f"  not expected {right[0]}: found {right[1]}")
+            if diff.sampling:
+                diff.samples.append(f"  not expected {right[0]}: found {show(right[1])}")
             right = _next(got)
         else:
             if left[1] != right[1]:
                 diff.different += 1
-                diff._note(f"  different {left[0]}:\n    expected {left[1]}\n    found    {right[1]}")
+                if diff.sampling:
+                    diff.samples.append(
+                        f"  different {left[0]}:\n    expected {show(left[1])}\n    found    {show(right[1])}"
+                    )
             left, right = _next(wanted), _next(got)
     return diff
 
 
-def _next(rows: Iterator[tuple[Key, str]]) -> tuple[Key, str] | None:
+def _next(rows: Iterator[tuple[Key, R]]) -> tuple[Key, R] | None:
     return next(rows, None)
