@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 
-from pytest_migration.engine.ddl import STAGE_REASON, STAGE_ROWID
-from pytest_migration.engine.spec import ConvertedBatch, Row, SetRule, TableMigration
+from pytest_migration.engine.spec import ConvertedBatch, Loaded, Row, SetRule, TableMigration
 
 from . import schema
 from .columns import (
@@ -100,28 +99,29 @@ class SentAtFallback:
         return {"sent_at": sent_at}, sent_at.is_not_null()
 
 
-def missing(column: str) -> Callable[[sa.Table], sa.ColumnElement[bool]]:
+def missing(column: str) -> Callable[[Loaded], sa.ColumnElement[bool]]:
     """Offends when `column` is NULL after reading (e.g. missing_serial_number)."""
-    return lambda stage: stage.c[column].is_(None)
+    return lambda loaded: loaded.rows.c[column].is_(None)
 
 
 def not_first(
-    partition: Sequence[str], order: Callable[[sa.Table], Sequence[sa.ColumnElement[Any]]]
-) -> Callable[[sa.Table], sa.ColumnElement[bool]]:
+    partition: Sequence[str], order: Callable[[Loaded], Sequence[sa.ColumnElement[Any]]]
+) -> Callable[[Loaded], sa.ColumnElement[bool]]:
     """Offends for every row but the first of its group (key columns all set), by `order`."""
 
-    def offends(stage: sa.Table) -> sa.ColumnElement[bool]:
+    def offends(loaded: Loaded) -> sa.ColumnElement[bool]:
+        rows, rowid = loaded.rows, loaded.rows.c[loaded.rowid]
         ranked = (
             sa.select(
-                stage.c[STAGE_ROWID].label("rowid"),
+                rowid.label("rowid"),
                 sa.func.row_number()
-                .over(partition_by=[stage.c[c] for c in partition], order_by=list(order(stage)))
+                .over(partition_by=[rows.c[c] for c in partition], order_by=list(order(loaded)))
                 .label("rank"),
             )
-            .where(*(stage.c[column].is_not(None) for column in partition), stage.c[STAGE_REASON].is_(None))
+            .where(*(rows.c[column].is_not(None) for column in partition), loaded.undecided)
             .subquery()
         )
-        return stage.c[STAGE_ROWID].in_(sa.select(ranked.c.rowid).where(ranked.c.rank > 1))
+        return rowid.in_(sa.select(ranked.c.rowid).where(ranked.c.rank > 1))
 
     return offends
 
@@ -132,19 +132,19 @@ def orphan(column: str, parent: sa.Table) -> SetRule:
     A NULL reference matches no parent, so NOT EXISTS alone covers it; adding `IS NULL OR`
     would stop PostgreSQL from planning an anti-join and make the rule quadratic.
     """
-    return SetRule(f"orphan:{column}", lambda stage: ~sa.exists().where(parent.c.id == stage.c[column]))
+    return SetRule(f"orphan:{column}", lambda loaded: ~sa.exists().where(parent.c.id == loaded.rows.c[column]))
 
 
-def _unknown_participant(stage: sa.Table) -> sa.ColumnElement[bool]:
+def _unknown_participant(loaded: Loaded) -> sa.ColumnElement[bool]:
     """unknown_participant: some participant is not a migrated user (one anti-join for all rows)."""
-    staged = stage.alias("staged")
-    member = sa.func.unnest(staged.c.participants).table_valued("user_id", name="member").render_derived()
+    rows = loaded.rows.alias("loaded")
+    member = sa.func.unnest(rows.c.participants).table_valued("user_id", name="member").render_derived()
     offenders = (
-        sa.select(staged.c[STAGE_ROWID])
-        .select_from(staged.join(member, sa.true()))
+        sa.select(rows.c[loaded.rowid])
+        .select_from(rows.join(member, sa.true()))
         .where(~sa.exists().where(schema.users.c.id == member.c.user_id))
     )
-    return stage.c[STAGE_ROWID].in_(offenders)
+    return loaded.rows.c[loaded.rowid].in_(offenders)
 
 
 def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
@@ -169,6 +169,8 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
             convert=VectorisedConverter(RowConverter(target, columns, row_rule)),
             key_rules=key_rules,
             reference_rules=reference_rules,
+            # A legacy id is an INTEGER PRIMARY KEY, SQLite's rowid itself.
+            rowid_column="id" if key == ("id",) else None,
         )
 
     # Column dicts list the legacy columns in legacy_schema.sql's order: that order decides
@@ -190,7 +192,7 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
                 SetRule("missing_serial_number", missing("serial_number")),
                 SetRule(
                     "duplicate_serial_number",
-                    not_first(("serial_number",), lambda stage: [stage.c.id]),
+                    not_first(("serial_number",), lambda loaded: [loaded.rows.c[loaded.rowid]]),
                 ),
             ),
         ),
@@ -311,7 +313,7 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
                     "duplicate_key",
                     not_first(
                         ("intervention_id", "user_id"),
-                        lambda stage: [stage.c.created_at.asc().nulls_last(), stage.c[STAGE_ROWID]],
+                        lambda loaded: [loaded.rows.c.created_at.asc().nulls_last(), loaded.rows.c[loaded.rowid]],
                     ),
                 ),
             ),

@@ -74,11 +74,11 @@ def open_run(context: MigrationContext) -> str:
 
 @registry.step(phase="prepare", requires=["open_run"])
 def create_target_schema(context: MigrationContext) -> None:
-    """Create the target tables (columns only) and their stage tables."""
+    """Create the target tables (columns only), and stage tables for those not keyed by the legacy rowid."""
 
     def create(connection: sa.Connection) -> None:
         ddl.create_bare_tables(connection, schema.metadata)
-        ddl.create_stage_tables(connection, schema.metadata)
+        ddl.create_stage_tables(connection, [table.target for table in context.tables if table.rowid_column is None])
 
     runs.run_once(context, "create_target_schema", create)
 

@@ -62,15 +62,20 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> str:
 MID_TABLE = "SELECT bool_or(NOT loaded AND last_rowid > 0) FROM migration.progress"
 
 
-def stage_beyond_checkpoint(url: str) -> None:
-    """Leave what a kill between a frame's commit and its checkpoint's leaves: a staged row beyond it."""
+def load_beyond_checkpoint(url: str) -> None:
+    """Leave what a kill between a frame's commit and its checkpoint's leaves: a loaded row beyond it,
+    in the target table where rows load straight into it (keyed by the legacy rowid), else in the stage."""
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        table, last_rowid = connection.execute(sa.text(
+        name, last_rowid = connection.execute(sa.text(
             "SELECT table_name, last_rowid FROM migration.progress WHERE NOT loaded AND last_rowid > 0 LIMIT 1"
         )).one()
-        stage = sa.Table(f"stage_{table}", sa.MetaData(), autoload_with=connection, schema="migration")
-        connection.execute(sa.insert(stage).values(_legacy_rowid=last_rowid + 1))
+        if "id" in {table.name: table for table in TABLES}[name].columns:
+            connection.execute(sa.text(f'INSERT INTO public."{name}" (id) VALUES (:id)'), {"id": last_rowid + 1})
+        else:
+            connection.execute(
+                sa.text(f'INSERT INTO migration."stage_{name}" (_legacy_rowid) VALUES (:id)'), {"id": last_rowid + 1}
+            )
     engine.dispose()
 
 
@@ -111,7 +116,7 @@ def test_killed_run_resumes_to_the_same_target(
         engine.dispose()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     if frame_beyond_checkpoint:
-        stage_beyond_checkpoint(killed_url)
+        load_beyond_checkpoint(killed_url)
 
     resumed = subprocess.run(run_command(legacy, killed_url), cwd=ROOT, timeout=300)
     assert resumed.returncode == 0

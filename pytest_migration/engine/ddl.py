@@ -7,6 +7,8 @@ the schema that the checks compare against is the schema that was built.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
@@ -15,7 +17,11 @@ from .identifiers import quote_pg
 
 
 def create_bare_tables(connection: sa.Connection, metadata: sa.MetaData) -> None:
-    """Create each target table with its columns only (types, NOT NULL, identity)."""
+    """Create each target table with its columns only (types, identity).
+
+    Columns stay nullable but for identities: rows that the key and reference rules will
+    quarantine (a missing serial number, a NULL reference) may be loaded first.
+    """
     for table in metadata.sorted_tables:
         if sa.inspect(connection).has_table(table.name, schema=table.schema):
             continue
@@ -23,7 +29,7 @@ def create_bare_tables(connection: sa.Connection, metadata: sa.MetaData) -> None
             table.name,
             sa.MetaData(),
             *(
-                sa.Column(c.name, c.type, *([c.identity._copy()] if c.identity else []), nullable=c.nullable)
+                sa.Column(c.name, c.type, *([c.identity._copy()] if c.identity else []), nullable=c.identity is None)
                 for c in table.columns
             ),
             schema=table.schema,
@@ -31,9 +37,9 @@ def create_bare_tables(connection: sa.Connection, metadata: sa.MetaData) -> None
         connection.execute(CreateTable(bare))
 
 
-def create_stage_tables(connection: sa.Connection, metadata: sa.MetaData) -> None:
-    """Create the unlogged stage table of each target table in schema `migration`."""
-    for table in metadata.sorted_tables:
+def create_stage_tables(connection: sa.Connection, tables: Iterable[sa.Table]) -> None:
+    """Create the unlogged stage table of each of `tables` in schema `migration`."""
+    for table in tables:
         stage = stage_table(table)
         if not sa.inspect(connection).has_table(stage.name, schema=stage.schema):
             connection.execute(CreateTable(stage))
@@ -65,7 +71,11 @@ def stage_table(table: sa.Table) -> sa.Table:
 
 
 def add_table_constraints(connection: sa.Connection, table: sa.Table) -> None:
-    """Add the keys, checks and indexes of one loaded table (its foreign keys come later)."""
+    """Add the NOT NULLs, keys, checks and indexes of one loaded table (its foreign keys come later)."""
+    required = [column for column in table.columns if not column.nullable and column.identity is None]
+    if required:  # one statement, one scan of the table
+        settings = ", ".join(f"ALTER COLUMN {quote_pg(column.name)} SET NOT NULL" for column in required)
+        connection.execute(sa.text(f"ALTER TABLE {quote_pg(table.schema, table.name)} {settings}"))
     for constraint in sorted(table.constraints, key=_constraint_order):
         if isinstance(constraint, sa.ForeignKeyConstraint):
             continue

@@ -1,13 +1,15 @@
-"""Moving one legacy table into the target: stage in batches, then decide by set rules.
+"""Moving one legacy table into the target: load in batches, then decide by set rules.
 
 1. Stage: source batches in storage order go through the table's converter (value and
-   row rules); rows that pass are COPYed into the table's stage, rows that fail into
+   row rules); rows that pass are COPYed into the target table itself when its key is
+   the legacy rowid, else into the table's stage; rows that fail go to
    `migration.quarantine`, and the checkpoint moves on, in one transaction per batch;
    only the batch's frame of rows is committed just before it, by its own connection
-   (binary COPY), and a resumed run drops staged rows beyond the checkpoint.
-2. Finish: in one transaction, the key and reference rules mark the staged rows that
-   break them (in order, first reason wins), those rows go to quarantine, the others are
-   copied into the target table, and the table is marked finished.
+   (binary COPY), and a resumed run drops loaded rows beyond the checkpoint.
+2. Finish: in one transaction, the key and reference rules pick the loaded rows that
+   break them (in order, first reason wins) and those rows go to quarantine: deleted
+   from the target table, or marked in the stage and the others copied into the target;
+   then the table gets its keys, checks and indexes, and is marked finished.
 
 Either phase can be killed at any moment: a batch is committed whole or not at all, and
 the finish is one transaction, so a new run with the same arguments continues exactly.
@@ -37,7 +39,7 @@ from .context import MigrationContext, Progress
 from .ddl import STAGE_REASON, STAGE_ROWID, stage_table
 from .identifiers import quote_pg
 from .source import SqliteSource
-from .spec import ConvertedBatch, Row, TableMigration
+from .spec import ConvertedBatch, Loaded, Row, TableMigration
 
 FINISH_WORK_MEM = "256MB"
 PLANNER_STATISTICS_TARGET = 10
@@ -130,10 +132,10 @@ def _stage(
     after_rowid: int,
     stop: threading.Event | None = None,
 ) -> None:
-    stage = stage_table(table.target)
+    loaded = _loaded(table)
     with context.target.begin() as connection:
         # A run killed between a frame's commit and its checkpoint's left rows beyond it.
-        connection.execute(sa.delete(stage).where(stage.c[STAGE_ROWID] > after_rowid))
+        connection.execute(sa.delete(loaded.rows).where(loaded.rows.c[loaded.rowid] > after_rowid))
     total = source.count(table.name)
     done = source.count(table.name, up_to_rowid=after_rowid) if after_rowid else 0
     progress(table.name, done, total)
@@ -171,6 +173,14 @@ def _stage(
         )
 
 
+def _loaded(table: TableMigration) -> Loaded:
+    """Where `table`'s rows wait for the set rules: the target itself, keyed by rowid, or its stage."""
+    if table.rowid_column is not None:
+        return Loaded(table.target, table.rowid_column, undecided=sa.true())
+    stage = stage_table(table.target)
+    return Loaded(stage, STAGE_ROWID, undecided=stage.c[STAGE_REASON].is_(None))
+
+
 def _commit_batch(
     context: MigrationContext,
     copier: FrameCopier,
@@ -180,14 +190,20 @@ def _commit_batch(
     converted: ConvertedBatch,
     started: float,
 ) -> None:
-    """Stage a converted batch, quarantine its rejected rows and move the checkpoint."""
-    stage = stage_table(table.target)
-    stage_columns = [STAGE_ROWID, *(column.name for column in table.target.columns)]
-    if converted.frame is not None:
-        copier.append(stage, stage_columns, converted.frame)
+    """Load a converted batch, quarantine its rejected rows and move the checkpoint."""
+    loaded = _loaded(table)
+    columns = [column.name for column in table.target.columns]
+    frame, rows = converted.frame, converted.rows
+    if loaded.rows is table.target:  # the rowid is the key's value already
+        frame = None if frame is None else frame[:, 1:]
+        rows = [row[1:] for row in rows]
+    else:
+        columns.insert(0, STAGE_ROWID)
+    if frame is not None:
+        copier.append(loaded.rows, columns, frame)
     with context.target.begin() as connection:
         cursor = _driver(connection).cursor()
-        _copy(cursor, stage, stage_columns, converted.rows)
+        _copy(cursor, loaded.rows, columns, rows)
         _copy_quarantine(
             cursor,
             run_id,
@@ -205,7 +221,8 @@ def _commit_batch(
 
 
 def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> None:
-    stage = stage_table(table.target)
+    loaded = _loaded(table)
+    rows, rowid = loaded.rows, loaded.rows.c[loaded.rowid]
     started = time.perf_counter()
     with context.target.begin() as connection:
         # The rules are joins over whole tables: give the planner statistics and room to
@@ -214,44 +231,49 @@ def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> No
         # (it makes ANALYZE about 8 times as fast at the default target's 30,000 rows).
         connection.execute(sa.text(f"SET LOCAL work_mem = '{FINISH_WORK_MEM}'"))
         connection.execute(sa.text(f"SET LOCAL default_statistics_target = {PLANNER_STATISTICS_TARGET}"))
-        connection.execute(sa.text(f"ANALYZE {quote_pg(stage.schema, stage.name)}"))
+        _analyze(connection, rows, key_only=rows is table.target)
+        reasons: dict[int, str] = {}
         for rule in table.set_rules:
-            connection.execute(
-                sa.update(stage)
-                .where(stage.c[STAGE_REASON].is_(None) & rule.offends(stage))
-                .values({STAGE_REASON: rule.reason})
+            offending = loaded.undecided & rule.offends(loaded)
+            decide = (
+                sa.delete(rows).where(offending)
+                if rows is table.target
+                else sa.update(rows).where(offending).values({STAGE_REASON: rule.reason})
             )
-        offenders = connection.execute(
-            sa.select(stage.c[STAGE_ROWID], stage.c[STAGE_REASON])
-            .where(stage.c[STAGE_REASON].is_not(None))
-            .order_by(stage.c[STAGE_ROWID])
-        ).all()
-        reasons = dict(offenders)
-        source_rows = context.source.rows(table.name, table.source_columns, list(reasons))
+            reasons.update((offender, rule.reason) for (offender,) in connection.execute(decide.returning(rowid)))
+        source_rows = context.source.rows(table.name, table.source_columns, sorted(reasons))
         _copy_quarantine(_driver(connection).cursor(), run_id, table, ((row, reasons[row[0]]) for row in source_rows))
-        columns = [column.name for column in table.target.columns]
-        connection.execute(
-            sa.insert(table.target).from_select(
-                columns,
-                sa.select(*(stage.c[name] for name in columns))
-                # Staged rows lie in source order already; sorting them again buys nothing.
-                .where(stage.c[STAGE_REASON].is_(None)),
+        if rows is not table.target:
+            columns = [column.name for column in table.target.columns]
+            connection.execute(
+                sa.insert(table.target).from_select(
+                    columns,
+                    sa.select(*(rows.c[name] for name in columns))
+                    # Staged rows lie in source order already; sorting them again buys nothing.
+                    .where(loaded.undecided),
+                )
             )
-        )
-        connection.execute(sa.text(f"TRUNCATE {quote_pg(stage.schema, stage.name)}"))
+            connection.execute(sa.text(f"TRUNCATE {quote_pg(rows.schema, rows.name)}"))
         # Built now rather than after the last table: the next table is being staged meanwhile.
         ddl.add_table_constraints(connection, table.target)
-        # Children's reference rules join this table's key next: let the planner see its
-        # size. Analyzing only the key leaves the table's modification count as it is, so
-        # autovacuum still gathers full statistics for the application's queries later.
-        key = ", ".join(quote_pg(column.name) for column in table.target.primary_key)
-        target = quote_pg(table.target.schema, table.target.name)
-        connection.execute(sa.text(f"ANALYZE {target} ({key})" if key else f"ANALYZE {target}"))
+        # Children's reference rules join this table's key next: let the planner see its size.
+        _analyze(connection, table.target, key_only=True)
         connection.execute(
             sa.update(store.progress)
             .where((store.progress.c.run_id == run_id) & (store.progress.c.table_name == table.name))
             .values(finished=True, seconds=store.progress.c.seconds + (time.perf_counter() - started))
         )
+
+
+def _analyze(connection: sa.Connection, table: sa.Table, *, key_only: bool) -> None:
+    """ANALYZE `table`, or only its key.
+
+    Analyzing only the key gives the planner the table's size and leaves its modification
+    count as it is, so autovacuum still gathers full statistics for the application later.
+    """
+    key = [quote_pg(column.name) for column in table.primary_key] if key_only else []
+    listed = f" ({', '.join(key)})" if key else ""
+    connection.execute(sa.text(f"ANALYZE {quote_pg(table.schema, table.name)}{listed}"))
 
 
 def _copy_statement(table: sa.Table, columns: Sequence[str]) -> sql.Composed:

@@ -1,7 +1,7 @@
 """How a suite describes one legacy table's way into one target table.
 
 The description is data: a converter for the value and row rules, applied batch by batch
-in Python, and set rules (key and reference rules) applied in SQL to the staged rows,
+in Python, and set rules (key and reference rules) applied in SQL to the loaded rows,
 in order, the first that matches giving the reason.
 """
 
@@ -43,11 +43,26 @@ Converter = Callable[[Sequence[Row]], ConvertedBatch]
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """A table's rows as loaded, waiting for the key and reference rules to decide them.
+
+    They wait in a stage table, or in the target table itself when its key is the legacy
+    rowid (offenders are then deleted from it, rule after rule).
+    """
+
+    rows: sa.Table
+    rowid: str
+    """the column of `rows` holding each row's legacy rowid"""
+    undecided: sa.ColumnElement[bool]
+    """true for the rows that no earlier rule quarantined"""
+
+
+@dataclass(frozen=True)
 class SetRule:
-    """A key or reference rule: `offends(stage)` is true for the staged rows that break it."""
+    """A key or reference rule: `offends(loaded)` is true for the loaded rows that break it."""
 
     reason: str
-    offends: Callable[[sa.Table], sa.ColumnElement[bool]]
+    offends: Callable[[Loaded], sa.ColumnElement[bool]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,9 @@ class TableMigration:
     key_rules: tuple[SetRule, ...] = ()
     reference_rules: tuple[SetRule, ...] = ()
     source_table: str = ""
+    rowid_column: str | None = None
+    """the target column that holds the legacy rowid (the legacy INTEGER PRIMARY KEY), if
+    any: such a table is loaded straight into the target, with no stage to copy from"""
 
     @property
     def name(self) -> str:
