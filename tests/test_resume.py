@@ -59,7 +59,7 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{dataset.path}"
 
 
-MID_TABLE = "SELECT bool_or(NOT loaded AND last_rowid > 0) FROM migration.progress"
+MID_TABLE = "SELECT bool_or(NOT loaded AND last_rowid IS NOT NULL) FROM migration.progress"
 
 
 def load_beyond_checkpoint(url: str) -> None:
@@ -68,7 +68,7 @@ def load_beyond_checkpoint(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         name, last_rowid = connection.execute(sa.text(
-            "SELECT table_name, last_rowid FROM migration.progress WHERE NOT loaded AND last_rowid > 0 LIMIT 1"
+            "SELECT table_name, last_rowid FROM migration.progress WHERE NOT loaded AND last_rowid IS NOT NULL LIMIT 1"
         )).one()
         if "id" in {table.name: table for table in TABLES}[name].columns:
             connection.execute(sa.text(f'INSERT INTO public."{name}" (id) VALUES (:id)'), {"id": last_rowid + 1})

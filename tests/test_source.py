@@ -28,6 +28,18 @@ def test_batches_follow_rowid_order_and_resume_after_a_rowid(tmp_path: Path) -> 
     assert source.largest_rowid("t") == 8
 
 
+def test_rows_with_a_zero_or_negative_id_are_read_from_the_start(tmp_path: Path) -> None:
+    source = SqliteSource(make_source(tmp_path / "s.db"))
+    connection = sqlite3.connect(source.path)
+    connection.executemany("INSERT INTO t VALUES (?, ?, NULL)", [(0, "zero"), (-5, "minus five")])
+    connection.execute("INSERT INTO t VALUES (-2, CAST(X'FF' AS TEXT), NULL)")  # undecodable, among them
+    connection.commit()
+    connection.close()
+    batches = list(source.batches("t", ["name"], after_rowid=None, size=4))
+    assert [row[0] for batch in batches for row in batch] == [-5, -2, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert batches[0] == [(-5, "minus five"), (-2, b"\xff"), (0, "zero"), (1, "row 1")]
+
+
 def test_text_that_is_not_utf8_stays_bytes_and_blobs_stay_blobs(tmp_path: Path) -> None:
     source = SqliteSource(make_source(tmp_path / "s.db"))
     (batch,) = list(source.batches("t", ["name", "data"], after_rowid=6, size=10))

@@ -129,15 +129,16 @@ def _stage(
     progress: Progress,
     run_id: int,
     table: TableMigration,
-    after_rowid: int,
+    after_rowid: int | None,
     stop: threading.Event | None = None,
 ) -> None:
     loaded = _loaded(table)
     with context.target.begin() as connection:
         # A run killed between a frame's commit and its checkpoint's left rows beyond it.
-        connection.execute(sa.delete(loaded.rows).where(loaded.rows.c[loaded.rowid] > after_rowid))
+        beyond = sa.true() if after_rowid is None else loaded.rows.c[loaded.rowid] > after_rowid
+        connection.execute(sa.delete(loaded.rows).where(beyond))
     total = source.count(table.name)
-    done = source.count(table.name, up_to_rowid=after_rowid) if after_rowid else 0
+    done = 0 if after_rowid is None else source.count(table.name, up_to_rowid=after_rowid)
     progress(table.name, done, total)
     batches = source.batches(table.name, table.source_columns, after_rowid, context.config.batch_size)
 

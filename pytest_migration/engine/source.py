@@ -66,8 +66,8 @@ class SqliteSource:
         (largest,) = self._connection.execute(f"SELECT max(rowid) FROM {quote_sqlite(table)}").fetchone()
         return int(largest or 0)
 
-    def batches(self, table: str, columns: Sequence[str], after_rowid: int, size: int) -> Iterator[list[Row]]:
-        """Yield batches of (rowid, *columns) in rowid order, starting after `after_rowid`."""
+    def batches(self, table: str, columns: Sequence[str], after_rowid: int | None, size: int) -> Iterator[list[Row]]:
+        """Yield batches of (rowid, *columns) in rowid order, after `after_rowid` (None: from the first)."""
         while True:
             batch = self._read_batch(table, columns, after_rowid, size)
             if not batch:
@@ -75,7 +75,7 @@ class SqliteSource:
             yield batch
             after_rowid = batch[-1][0]
 
-    def _read_batch(self, table: str, columns: Sequence[str], after_rowid: int, size: int) -> list[Row]:
+    def _read_batch(self, table: str, columns: Sequence[str], after_rowid: int | None, size: int) -> list[Row]:
         """Read up to `size` rows after `after_rowid`; a row with undecodable text comes as bytes.
 
         sqlite3 raises at the first row holding text that is not valid UTF-8, keeping the
@@ -83,19 +83,20 @@ class SqliteSource:
         so a bad row costs one small query, not a slow re-read of its whole batch.
         """
         selected = ", ".join(map(quote_sqlite, columns))
-        query = f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE rowid > ? ORDER BY rowid LIMIT ?"
         rows: list[Row] = []
         while True:
             start = len(rows)
+            where, after = _after(after_rowid)
+            query = f"SELECT rowid, {selected} FROM {quote_sqlite(table)} {where} ORDER BY rowid LIMIT ?"
             try:
-                rows.extend(self._connection.execute(query, (after_rowid, size - start)))
+                rows.extend(self._connection.execute(query, (*after, size - start)))
                 return rows
             except sqlite3.OperationalError as error:
                 if "decode" not in str(error).lower():
                     raise
-            last = rows[-1][0] if len(rows) > start else after_rowid
+            where, after = _after(rows[-1][0] if len(rows) > start else after_rowid)
             (bad,) = self._connection.execute(
-                f"SELECT rowid FROM {quote_sqlite(table)} WHERE rowid > ? ORDER BY rowid LIMIT 1", (last,)
+                f"SELECT rowid FROM {quote_sqlite(table)} {where} ORDER BY rowid LIMIT 1", after
             ).fetchone()
             rows.extend(self._fetch_undecodable(table, columns, "rowid = ?", (bad,)))
             after_rowid = bad
@@ -154,6 +155,12 @@ class SqliteSource:
             ]
         finally:
             raw.close()
+
+
+def _after(rowid: int | None) -> tuple[str, tuple[int, ...]]:
+    """The WHERE clause and parameters of the rows after `rowid`; None: every row (a rowid
+    may be 0 or negative, e.g. a legacy id 0)."""
+    return ("WHERE rowid > ?", (rowid,)) if rowid is not None else ("", ())
 
 
 def _decode(value: Any) -> Any:

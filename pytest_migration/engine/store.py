@@ -33,7 +33,7 @@ progress = sa.Table(
     metadata,
     sa.Column("run_id", sa.BigInteger, sa.ForeignKey(runs.c.id), primary_key=True),
     sa.Column("table_name", sa.Text, primary_key=True),
-    sa.Column("last_rowid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_rowid", sa.BigInteger),  # NULL until a batch is loaded: rowids may be 0 or negative
     sa.Column("loaded", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("finished", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
