@@ -219,33 +219,6 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
             },
         ),
         migration(
-            schema.maintenance_contracts,
-            {
-                "id": integer,
-                "equipment_id": integer,
-                "reference": text,
-                "starts_on": day,
-                "ends_on": day,
-                "amount": Money(),
-                "status": Enum(schema.CONTRACT_STATUSES, "active"),
-                **stamps,
-            },
-            row_rule=ContractPeriod(),
-            reference_rules=(orphan("equipment_id", schema.equipment),),
-        ),
-        migration(
-            schema.maintenance_histories,
-            {
-                "id": integer,
-                "equipment_id": integer,
-                "performed_at": stamp,
-                "description": text,
-                "cost": Money(),
-                **stamps,
-            },
-            reference_rules=(orphan("equipment_id", schema.equipment),),
-        ),
-        migration(
             schema.chat_conversations,
             {
                 "id": integer,
@@ -321,5 +294,32 @@ def table_migrations(timezone: str) -> tuple[TableMigration, ...]:
                 orphan("intervention_id", schema.interventions),
                 orphan("user_id", schema.users),
             ),
+        ),
+        migration(
+            schema.maintenance_histories,
+            {
+                "id": integer,
+                "equipment_id": integer,
+                "performed_at": stamp,
+                "description": text,
+                "cost": Money(),
+                **stamps,
+            },
+            reference_rules=(orphan("equipment_id", schema.equipment),),
+        ),
+        migration(
+            schema.maintenance_contracts,
+            {
+                "id": integer,
+                "equipment_id": integer,
+                "reference": text,
+                "starts_on": day,
+                "ends_on": day,
+                "amount": Money(),
+                "status": Enum(schema.CONTRACT_STATUSES, "active"),
+                **stamps,
+            },
+            row_rule=ContractPeriod(),
+            reference_rules=(orphan("equipment_id", schema.equipment),),
         ),
     )

@@ -178,11 +178,11 @@ TABLES = (
     equipment,
     clients,
     users,
-    maintenance_contracts,
-    maintenance_histories,
     chat_conversations,
     chat_messages,
     interventions,
     tasks,
     intervention_user,
+    maintenance_histories,
+    maintenance_contracts,
 )

@@ -108,13 +108,8 @@ for _table in schema.TABLES:
 
 @registry.step(phase="finalize", requires=[f"migrate_{table.name}" for table in schema.TABLES])
 def build_constraints(context: MigrationContext) -> None:
-    """Add the foreign keys, then the participants guards (each table got its keys, checks and indexes as it was finished)."""
-
-    def build(connection: sa.Connection) -> None:
-        ddl.add_foreign_keys(connection, schema.metadata)
-        guards.create_guards(connection)
-
-    runs.run_once(context, "build_constraints", build)
+    """Add the participants guards (each table got its keys, checks, indexes and foreign keys as it was finished)."""
+    runs.run_once(context, "build_constraints", guards.create_guards)
 
 
 @registry.step(phase="finalize", requires=["build_constraints"])

@@ -71,26 +71,24 @@ def stage_table(table: sa.Table) -> sa.Table:
 
 
 def add_table_constraints(connection: sa.Connection, table: sa.Table) -> None:
-    """Add the NOT NULLs, keys, checks and indexes of one loaded table (its foreign keys come later)."""
+    """Add the NOT NULLs, keys, checks, indexes and foreign keys of one loaded table.
+
+    Its parents must have their keys already: tables are finished parents first.
+    """
     required = [column for column in table.columns if not column.nullable and column.identity is None]
     if required:  # one statement, one scan of the table
         settings = ", ".join(f"ALTER COLUMN {quote_pg(column.name)} SET NOT NULL" for column in required)
         connection.execute(sa.text(f"ALTER TABLE {quote_pg(table.schema, table.name)} {settings}"))
     for constraint in sorted(table.constraints, key=_constraint_order):
         if isinstance(constraint, sa.ForeignKeyConstraint):
-            continue
+            continue  # added last, after the indexes
         if isinstance(constraint, sa.PrimaryKeyConstraint) and not constraint.columns:
             continue
         connection.execute(AddConstraint(constraint))
     for index in sorted(table.indexes, key=lambda index: str(index.name)):
         connection.execute(CreateIndex(index))
-
-
-def add_foreign_keys(connection: sa.Connection, metadata: sa.MetaData) -> None:
-    """Add the foreign keys between the tables, once every table is loaded and keyed."""
-    for table in metadata.sorted_tables:
-        for constraint in sorted(table.foreign_key_constraints, key=lambda fk: str(fk.name)):
-            connection.execute(AddConstraint(constraint))
+    for foreign_key in sorted(table.foreign_key_constraints, key=lambda fk: str(fk.name)):
+        connection.execute(AddConstraint(foreign_key))
 
 
 def reset_sequences(connection: sa.Connection, metadata: sa.MetaData, floors: dict[str, int]) -> None:
