@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from fixtures.canonical import iso_text
 from migration_suite.oracle import canonical_json
-from migration_suite.spelling import canonical_texts
+from migration_suite.spelling import canonical_texts, spelled_rows
 
 TEXTS = [
     "",
@@ -51,7 +51,7 @@ def canonical(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_postgresql_writes_the_canonical_json_that_python_writes(empty_target_url: str) -> None:
+def test_postgresql_spells_values_and_writes_json_as_python_does(empty_target_url: str) -> None:
     rows: list[dict[str, Any]] = [
         {
             "id": index,
@@ -71,7 +71,17 @@ def test_postgresql_writes_the_canonical_json_that_python_writes(empty_target_ur
         with engine.begin() as connection:
             SPELLED.create(connection)
             connection.execute(sa.insert(SPELLED), rows)
-            written = list(canonical_texts(connection, SPELLED))
+            # Sessions of this database write timestamps far from UTC and dates day first.
+            database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
+            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET TimeZone = \'Pacific/Chatham\''))
+            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET DateStyle = \'SQL, DMY\''))
+        engine.dispose()
+        with engine.connect() as connection:
+            texts = list(canonical_texts(connection, SPELLED))
+            values = list(spelled_rows(connection, SPELLED))
     finally:
         engine.dispose()
-    assert written == [((row["id"],), canonical_json(canonical(row))) for row in rows]
+    expected = [canonical(row) for row in rows]
+    assert texts == [((row["id"],), canonical_json(row)) for row in expected]
+    names = sorted(expected[0])
+    assert values == [((row["id"],), tuple(row[name] for name in names)) for row in expected]
