@@ -7,7 +7,7 @@ the table size; only counts and a few sample rows are kept for the failure messa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -54,29 +54,25 @@ def compare_sorted(
     """
     diff = RowDiff()
     wanted, got = iter(expected), iter(found)
-    left, right = _next(wanted), _next(got)
+    left, right = next(wanted, None), next(got, None)
     while left is not None or right is not None:
         diff.compared += 1
-        if right is None or (left is not None and left[0] < right[0]):
-            diff.missing += 1
-            if diff.sampling:
-                diff.samples.append(f"  missing {left[0]}: expected {show(left[1])}")  # type: ignore[index]
-            left = _next(wanted)
-        elif left is None or right[0] < left[0]:
-            diff.extra += 1
-            if diff.sampling:
-                diff.samples.append(f"  not expected {right[0]}: found {show(right[1])}")
-            right = _next(got)
-        else:
+        if left is not None and right is not None and left[0] == right[0]:  # the common case first
             if left[1] != right[1]:
                 diff.different += 1
                 if diff.sampling:
                     diff.samples.append(
                         f"  different {left[0]}:\n    expected {show(left[1])}\n    found    {show(right[1])}"
                     )
-            left, right = _next(wanted), _next(got)
+            left, right = next(wanted, None), next(got, None)
+        elif right is None or (left is not None and left[0] < right[0]):
+            diff.missing += 1
+            if diff.sampling:
+                diff.samples.append(f"  missing {left[0]}: expected {show(left[1])}")  # type: ignore[index]
+            left = next(wanted, None)
+        else:
+            diff.extra += 1
+            if diff.sampling:
+                diff.samples.append(f"  not expected {right[0]}: found {show(right[1])}")
+            right = next(got, None)
     return diff
-
-
-def _next(rows: Iterator[tuple[Key, R]]) -> tuple[Key, R] | None:
-    return next(rows, None)
