@@ -189,18 +189,19 @@ def expected_rows(
 
 
 def in_key_order(
-    rows: Iterable[tuple[Key, tuple[Any, ...]]], names: tuple[str, ...], width: int
+    rows: Iterable[tuple[Key, tuple[Any, ...]]], width: int, size: int
 ) -> Iterator[tuple[Key, tuple[Any, ...]]]:
     """Sort rows on disk, in a private temporary SQLite file, for a table whose source order is not key order.
 
-    The rows' values must be ones SQLite keeps as they are (integers, text, NULL), as a pivot's are.
+    Keys have `width` values and rows `size`; the values must be ones SQLite keeps as they
+    are (integers, text, NULL), as a pivot's are.
     """
     keys = [f"k{index}" for index in range(width)]
     spill = sqlite3.connect("")  # an empty name is a temporary file that SQLite deletes on close
     try:
-        spill.execute(f"CREATE TABLE spill ({', '.join(keys + [f'v{index}' for index in range(len(names))])})")
+        spill.execute(f"CREATE TABLE spill ({', '.join(keys + [f'v{index}' for index in range(size)])})")
         spill.executemany(
-            f"INSERT INTO spill VALUES ({', '.join('?' * (width + len(names)))})",
+            f"INSERT INTO spill VALUES ({', '.join('?' * (width + size))})",
             ((*key, *row) for key, row in rows),
         )
         for row in spill.execute(f"SELECT * FROM spill ORDER BY {', '.join(keys)}, rowid"):
@@ -219,7 +220,7 @@ def test_migrated_rows_are_what_the_rules_make(
     rows = source_rows(legacy, oracle, table.name, quarantine, strays=Findings("reported by the quarantine check"))
     expected = expected_rows(rows, oracle, table, unquarantined)
     if "id" not in table.columns:  # rowid order is key order only where the key is the id
-        expected = in_key_order(expected, NAMES[table.name], width=len(table.primary_key.columns))
+        expected = in_key_order(expected, width=len(table.primary_key.columns), size=len(table.columns))
     diff = compare_sorted(expected, spelled_rows(target, table), show=show_row(table))
     problems = ([] if diff.ok else [diff.summary(table.name)]) + ([str(unquarantined)] if unquarantined else [])
     assert not problems, "\n".join(problems)

@@ -9,14 +9,16 @@
 2. Finish: in one transaction, the key and reference rules pick the loaded rows that
    break them (in order, first reason wins) and those rows go to quarantine: deleted
    from the target table, or marked in the stage and the others copied into the target;
-   then the table gets its keys, checks and indexes, and is marked finished.
+   then the table gets its NOT NULLs, keys, checks, indexes and foreign keys, and is
+   marked finished.
 
 Either phase can be killed at any moment: a batch is committed whole or not at all, and
 the finish is one transaction, so a new run with the same arguments continues exactly.
 
 While PostgreSQL finishes a table, the Python side would be idle; the next table of the
 plan is staged meanwhile, in the background (`StagingAhead`): staging reads only the
-source and writes only the table's own stage, so it depends on no other table.
+source and writes only the table's own rows (its target table or its stage), so it
+depends on no other table.
 """
 
 from __future__ import annotations
