@@ -36,5 +36,11 @@ def expected(migrated: MigrationContext) -> Iterator[sqlite3.Connection]:
     if not path.is_file():
         pytest.skip(f"the source has no expected outcomes beside it ({path.name}): it was not generated here")
     connection = connect_read_only(path)
+    if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'expected_segment'").fetchone() is None:
+        connection.close()
+        pytest.fail(
+            f"{path.name} predates the expected rows' segment digests: generate the source again "
+            f"(python -m fixtures.generate {make_url(migrated.source_url).database} --rows N)"
+        )
     yield connection
     connection.close()

@@ -5,10 +5,11 @@ JSON, keys sorted, no spaces, non-ASCII characters as they are (`json.dumps(row,
 sort_keys=True, separators=(",", ":"), ensure_ascii=False)`); timestamptz as the ISO text
 of the UTC instant with the fraction's trailing zeros dropped and `+00:00`, dates as
 YYYY-MM-DD, numerics as text with their two decimals, arrays as lists: what PostgreSQL
-writes in a session whose time zone is UTC and DateStyle ISO. PostgreSQL spells the values, which spares building a Python datetime or Decimal for every value of a
+writes in a session whose time zone is UTC and DateStyle ISO. PostgreSQL spells the
+values, which spares building a Python datetime or Decimal for every value of a
 million-row table; rows compare as tuples of those values, or as the JSON that
-`row_to_json` writes exactly as Python would
-(tests/test_spelling.py holds the two writings equal on tricky values).
+`row_to_json` writes exactly as Python would, or as digests of segments of such JSON
+(tests/test_spelling.py holds the writings equal on tricky values).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.elements import KeyedColumnElement
 
+from pytest_migration.checks import segments
 from pytest_migration.checks.rowdiff import Key
 
 from .oracle import canonical_json
@@ -78,11 +82,45 @@ def show_row(table: sa.Table) -> Callable[[Sequence[Any]], str]:
     return lambda values: canonical_json(dict(zip(names, values, strict=True)))
 
 
-def canonical_texts(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, str]]:
-    """The target's rows in key order as canonical JSON text written by PostgreSQL, streamed."""
+def _json_rows(table: sa.Table) -> tuple[sa.Subquery, list[KeyedColumnElement[Any]], sa.ColumnElement[str]]:
+    """The table's rows made JSON-ready, their key columns, and the canonical JSON text of a row."""
     rows = sa.select(*(_json_ready(table.columns[name]) for name in canonical_names(table))).subquery("json_ready")
     keys = [rows.c[column.name] for column in table.primary_key.columns]
-    text = sa.cast(sa.func.row_to_json(sa.literal_column(rows.name)), sa.Text)
+    return rows, keys, sa.cast(sa.func.row_to_json(sa.literal_column(rows.name)), sa.Text)
+
+
+def _within(first_key: sa.ColumnElement[Any], within: tuple[int, int]) -> sa.ColumnElement[bool]:
+    return sa.and_(first_key >= within[0], first_key < within[1])
+
+
+def canonical_texts(
+    target: sa.Connection, table: sa.Table, within: tuple[int, int] | None = None
+) -> Iterator[tuple[Key, str]]:
+    """The target's rows in key order as canonical JSON text written by PostgreSQL, streamed.
+
+    `within`: only the rows whose first key value lies in [low, high).
+    """
+    rows, keys, text = _json_rows(table)
+    statement = sa.select(*keys, text).order_by(*keys)
+    if within is not None:
+        statement = statement.where(_within(keys[0], within))
     with _canonical_session(target) as connection:
-        for row in connection.execute(sa.select(*keys, text).order_by(*keys), execution_options={"yield_per": BATCH}):
+        for row in connection.execute(statement, execution_options={"yield_per": BATCH}):
             yield tuple(row[:-1]), row[-1]
+
+
+def segment_digests(target: sa.Connection, table: sa.Table) -> dict[int, str]:
+    """The digest of each segment of the target's canonical JSON rows, computed by PostgreSQL.
+
+    One query per segment, over its key range: the primary key's index gives the rows in
+    key order, so PostgreSQL aggregates them without a sort.
+    """
+    rows, keys, text = _json_rows(table)
+    numbers = sa.select(sa.func.floor(keys[0] / sa.cast(segments.SIZE, sa.Numeric))).distinct()
+    aggregate = sa.func.md5(sa.func.string_agg(text, aggregate_order_by(sa.literal("\n"), *keys)))
+    found: dict[int, str] = {}
+    with _canonical_session(target) as connection:
+        for number in connection.execute(numbers).scalars().all():
+            within = segments.bounds(int(number))
+            found[int(number)] = connection.execute(sa.select(aggregate).where(_within(keys[0], within))).scalar_one()
+    return found

@@ -6,6 +6,7 @@ on the generated file, the `.sql` schema, and expected values computed by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -185,6 +186,22 @@ def test_expected_rows_are_canonical_json_of_every_target_column(expected: sqlit
             assert json.dumps(json.loads(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False) == row
             assert sorted(json.loads(row)) == sorted(column.name for column in TABLES[table])
     assert migrated > ROWS * 0.9
+
+
+def test_segment_digests_are_the_md5_of_each_segment_of_expected_rows(expected: sqlite3.Connection) -> None:
+    for table in TABLES:
+        segments: dict[int, list[tuple[tuple[int, ...], str]]] = defaultdict(list)
+        for key, row in expected.execute(
+            "SELECT source_key, row FROM expected WHERE source_table = ? AND reason IS NULL", (table,)
+        ):
+            values = tuple(json.loads(key).values())  # {"id": n} or {"intervention_id": i, "user_id": u}
+            segments[values[0] // 10_000].append((values, row))
+        by_hand = {
+            number: hashlib.md5("\n".join(row for _, row in sorted(rows)).encode()).hexdigest()
+            for number, rows in segments.items()
+        }
+        stored = dict(expected.execute("SELECT segment, digest FROM expected_segment WHERE source_table = ?", (table,)))
+        assert stored == by_hand, table
 
 
 def test_every_kind_of_anomaly_is_planted(expected: sqlite3.Connection) -> None:

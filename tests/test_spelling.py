@@ -1,4 +1,5 @@
-"""PostgreSQL writes a target row's canonical JSON exactly as Python does, character for character."""
+"""PostgreSQL writes a target row's canonical JSON exactly as Python does, character for character,
+and digests segments of such rows as Python does."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy.engine import make_url
 
 from fixtures.canonical import iso_text
 from migration_suite.oracle import canonical_json
-from migration_suite.spelling import canonical_texts, spelled_rows
+from migration_suite.spelling import canonical_texts, segment_digests, spelled_rows
+from pytest_migration.checks import segments
 
 TEXTS = [
     "",
@@ -65,7 +67,9 @@ def test_postgresql_spells_values_and_writes_json_as_python_does(empty_target_ur
         }
         for index, text in enumerate(TEXTS, start=1)
     ]
-    rows.append({"id": 99, **{column.name: None for column in SPELLED.columns if column.name != "id"}})
+    # A row of NULLs, with a key in a negative segment: segments are floored, in Python as in SQL.
+    rows.insert(0, {"id": -20_001, **{column.name: None for column in SPELLED.columns if column.name != "id"}})
+    rows.append({**rows[1], "id": 20_000})
     engine = sa.create_engine(make_url(empty_target_url).set(drivername="postgresql+psycopg"))
     try:
         with engine.begin() as connection:
@@ -79,9 +83,12 @@ def test_postgresql_spells_values_and_writes_json_as_python_does(empty_target_ur
         with engine.connect() as connection:
             texts = list(canonical_texts(connection, SPELLED))
             values = list(spelled_rows(connection, SPELLED))
+            digests = segment_digests(connection, SPELLED)
     finally:
         engine.dispose()
     expected = [canonical(row) for row in rows]
     assert texts == [((row["id"],), canonical_json(row)) for row in expected]
+    assert digests == segments.digests(((row["id"],), canonical_json(row)) for row in expected)
+    assert sorted(digests) == [-3, 0, 2]
     names = sorted(expected[0])
     assert values == [((row["id"],), tuple(row[name] for name in names)) for row in expected]
