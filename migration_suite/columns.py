@@ -10,7 +10,6 @@ the reason of a value that breaks the rule.
 
 from __future__ import annotations
 
-import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,7 +49,9 @@ CERTAIN = "certain"
 _TEXT = "text"
 
 # Every character str.isspace() accepts: readers remove exactly these inside amounts.
-_PYTHON_WHITESPACE = "".join(char for char in map(chr, range(sys.maxunicode + 1)) if char.isspace())
+# All lie in the Basic Multilingual Plane (a test holds it against every code point);
+# scanning only that plane spares every process a tenth of a second at start.
+_PYTHON_WHITESPACE = "".join(filter(str.isspace, map(chr, range(0x10000))))
 _WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(char):x}}}" for char in _PYTHON_WHITESPACE) + "]"
 _PRINTABLE_ASCII = r"^[ -~]+$"
 

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from fixtures.generate import generate
 from migration_suite import schema
 from migration_suite.columns import (
+    _PYTHON_WHITESPACE,
     Boolean,
     ColumnRule,
     Date,
@@ -665,3 +666,9 @@ def test_a_position_the_integer_column_cannot_hold_is_quarantined(position: int)
     ]
     converted = assert_same_as_reference(table, batch)
     assert converted.rejected == [(1, "invalid_integer:position")]
+
+
+def test_python_whitespace_lies_in_the_basic_multilingual_plane() -> None:
+    every = "".join(filter(str.isspace, map(chr, range(sys.maxunicode + 1))))
+    assert _PYTHON_WHITESPACE == every
+    assert "\u3000" in every and "\x1c" in every
