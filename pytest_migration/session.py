@@ -120,5 +120,7 @@ class MigrationSession:
         return self.suite.make_source(self.workdir, self.config.dataset_rows, self.config.timezone)
 
     def _start_target(self) -> str:
-        self.provider, self.provider_reason = choose_provider(self.config.db_backend, self.config.pg_bin_dir)
+        self.provider, self.provider_reason = choose_provider(
+            self.config.db_backend, self.config.pg_bin_dir, keep=self.config.keep_databases
+        )
         return self.provider.start()

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,42 @@ def test_interpreter_exit_stops_a_forgotten_server() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid), 0)
     assert not Path(data_dir).exists()
+
+
+def test_a_killed_owner_leaves_no_server_and_its_folder_goes_at_the_next_start(
+    reachable_folder: Callable[[], Path],
+) -> None:
+    base = reachable_folder()
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pytest_migration.provision.local import LocalPostgres
+        provider = LocalPostgres(base_dir={str(base)!r})
+        provider.start()
+        print(provider.pid, provider.data_dir, flush=True)
+        time.sleep(120)
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]
+    ) as owner:
+        try:
+            assert owner.stdout is not None
+            pid, data_dir = owner.stdout.readline().split()
+        finally:
+            owner.kill()  # SIGKILL: no exit handler runs
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), "the kernel should have stopped the orphaned server"
+    assert Path(data_dir).exists(), "nothing ran to remove the folder yet"
+    after = LocalPostgres(base_dir=base)
+    try:
+        after.start()
+        assert not Path(data_dir).parent.exists()
+        assert after.data_dir.exists()
+    finally:
+        after.stop()
 
 
 def test_missing_binaries_name_the_path_and_the_fix(tmp_path: Path) -> None:

