@@ -182,9 +182,9 @@ def _stage(
 def _loaded(table: TableMigration) -> Loaded:
     """Where `table`'s rows wait for the set rules: the target itself, keyed by rowid, or its stage."""
     if table.rowid_column is not None:
-        return Loaded(table.target, table.rowid_column, undecided=sa.true())
+        return Loaded(table.target, table.rowid_column, undecided=sa.true(), staged=False)
     stage = stage_table(table.target)
-    return Loaded(stage, STAGE_ROWID, undecided=stage.c[STAGE_REASON].is_(None))
+    return Loaded(stage, STAGE_ROWID, undecided=stage.c[STAGE_REASON].is_(None), staged=True)
 
 
 def _commit_batch(
@@ -200,11 +200,11 @@ def _commit_batch(
     loaded = _loaded(table)
     columns = [column.name for column in table.target.columns]
     frame, rows = converted.frame, converted.rows
-    if loaded.rows is table.target:  # the rowid is the key's value already
+    if loaded.staged:
+        columns.insert(0, STAGE_ROWID)
+    else:  # the rowid is the key's value already
         frame = None if frame is None else frame[:, 1:]
         rows = [row[1:] for row in rows]
-    else:
-        columns.insert(0, STAGE_ROWID)
     if frame is not None:
         copier.append(loaded.rows, columns, frame)
     with context.target.begin() as connection:
@@ -237,19 +237,19 @@ def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> No
         # (it makes ANALYZE about 8 times as fast at the default target's 30,000 rows).
         connection.execute(sa.text(f"SET LOCAL work_mem = '{FINISH_WORK_MEM}'"))
         connection.execute(sa.text(f"SET LOCAL default_statistics_target = {PLANNER_STATISTICS_TARGET}"))
-        _analyze(connection, rows, key_only=rows is table.target)
+        _analyze(connection, rows, key_only=not loaded.staged)
         reasons: dict[int, str] = {}
         for rule in table.set_rules:
             offending = loaded.undecided & rule.offends(loaded)
             decide = (
-                sa.delete(rows).where(offending)
-                if rows is table.target
-                else sa.update(rows).where(offending).values({STAGE_REASON: rule.reason})
+                sa.update(rows).where(offending).values({STAGE_REASON: rule.reason})
+                if loaded.staged
+                else sa.delete(rows).where(offending)
             )
             reasons.update((offender, rule.reason) for (offender,) in connection.execute(decide.returning(rowid)))
         source_rows = context.source.rows(table.name, table.source_columns, sorted(reasons))
         _copy_quarantine(_driver(connection).cursor(), run_id, table, ((row, reasons[row[0]]) for row in source_rows))
-        if rows is not table.target:
+        if loaded.staged:
             columns = [column.name for column in table.target.columns]
             connection.execute(
                 sa.insert(table.target).from_select(

@@ -55,6 +55,8 @@ class Loaded:
     """the column of `rows` holding each row's legacy rowid"""
     undecided: sa.ColumnElement[bool]
     """true for the rows that no earlier rule quarantined"""
+    staged: bool
+    """whether `rows` is a stage (its undecided rows are copied into the target at the end)"""
 
 
 @dataclass(frozen=True)
