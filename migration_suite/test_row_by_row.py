@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 from typing import Any
@@ -37,7 +36,6 @@ SAMPLE = 5
 KEY_REASONS = frozenset({"missing_serial_number", "duplicate_serial_number", "duplicate_key"})
 KEY_RULE_TABLES = frozenset({"equipment", "intervention_user"})
 ORPHAN, UNKNOWN_PARTICIPANT = "orphan:", "unknown_participant"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NAMES = {table.name: canonical_names(table) for table in TABLES}
 """Each table's columns in the order of canonical JSON's keys."""
 
@@ -279,15 +277,16 @@ class KeyRule:
     def __init__(self, table: str) -> None:
         self.table = table
         self.spill = sqlite3.connect("")
-        self.spill.execute("CREATE TABLE clean (source_rowid INTEGER, a, b, instant INTEGER, reason TEXT)")
-        self.batch: list[tuple[int, Any, Any, int | None, str | None]] = []
+        self.spill.execute("CREATE TABLE clean (source_rowid INTEGER, a, b, instant TEXT, reason TEXT)")
+        self.batch: list[tuple[int, Any, Any, str | None, str | None]] = []
 
     def add(self, rowid: int, row: dict[str, Any], reason: str | None) -> None:
         """Remember a row that passed rules 1-2, with what the key rule needs of it and its reason in this run."""
         if self.table == "equipment":
             self.batch.append((rowid, row["serial_number"], None, None, reason))
         else:
-            self.batch.append((rowid, row["intervention_id"], row["user_id"], _microseconds(row["created_at"]), reason))
+            # An instant's canonical text (UTC, ISO, no trailing zeros) sorts as the instant does.
+            self.batch.append((rowid, row["intervention_id"], row["user_id"], row["created_at"], reason))
         if len(self.batch) >= BATCH:
             self._write()
 
@@ -320,11 +319,6 @@ class KeyRule:
     def _write(self) -> None:
         self.spill.executemany("INSERT INTO clean VALUES (?, ?, ?, ?, ?)", self.batch)
         self.batch.clear()
-
-
-def _microseconds(instant: str | None) -> int | None:
-    """An instant's canonical ISO text as microseconds since 1970, to order instants as numbers."""
-    return None if instant is None else (datetime.fromisoformat(instant) - EPOCH) // timedelta(microseconds=1)
 
 
 @pytest.mark.integrity

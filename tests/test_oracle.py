@@ -458,3 +458,17 @@ def test_text_emails_and_serials_agree_with_the_readers(value: Legacy, empty: st
     agree(read_text, readers.read_text, value)
     agree(read_serial, readers.read_serial, value)
     agree(lambda v: read_email(v, empty=empty), lambda v: readers.read_email(v, empty=empty), value)
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2100, 12, 30), timezones=st.just(UTC)),
+        min_size=2,
+    ),
+    st.sampled_from(ZONES),
+)
+def test_canonical_instants_sort_as_text_as_they_do_in_time(moments: list[datetime], zone: ZoneInfo) -> None:
+    # The row-by-row key rule check orders the pivot's created_at by its canonical text.
+    texts = [read_timestamp(moment.isoformat(), zone) for moment in moments]
+    assert sorted(texts, key=str) == [read_timestamp(moment.isoformat(), zone) for moment in sorted(moments)]
