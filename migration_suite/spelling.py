@@ -112,12 +112,16 @@ def canonical_texts(
 def segment_digests(target: sa.Connection, table: sa.Table) -> dict[int, str]:
     """The digest of each segment of the target's canonical JSON rows, computed by PostgreSQL.
 
-    One query per segment, over its key range: the primary key's index gives the rows in
-    key order, so PostgreSQL aggregates them without a sort.
+    One query per segment, over its key range: from PostgreSQL 16 on, the primary key's
+    index gives the rows in key order and they are aggregated without a sort. The text is
+    digested as UTF-8 whatever the database's encoding, as Python digests it.
     """
     rows, keys, text = _json_rows(table)
-    numbers = sa.select(sa.func.floor(keys[0] / sa.cast(segments.SIZE, sa.Numeric))).distinct()
-    aggregate = sa.func.md5(sa.func.string_agg(text, aggregate_order_by(sa.literal("\n"), *keys)))
+    first, size = sa.cast(keys[0], sa.Numeric), sa.literal(segments.SIZE, sa.Numeric)
+    # Floor division in exact arithmetic, as Python's // (a negative key's segment included).
+    numbers = sa.select(sa.func.div(first - sa.func.mod(sa.func.mod(first, size) + size, size), size)).distinct()
+    joined = sa.func.string_agg(text, aggregate_order_by(sa.literal("\n"), *keys))
+    aggregate = sa.func.md5(sa.func.convert_to(joined, "UTF8"))
     found: dict[int, str] = {}
     with _canonical_session(target) as connection:
         for number in connection.execute(numbers).scalars().all():

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from itertools import groupby
-from typing import Any
+
+from .rowdiff import Key
 
 SIZE = 10_000
 """Key values per segment."""
-
-Key = tuple[Any, ...]
 
 
 def segment_of(first_key: int) -> int:

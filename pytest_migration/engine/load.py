@@ -57,8 +57,7 @@ def migrate_table(context: MigrationContext, table: TableMigration) -> None:
         ahead.wait(context.progress)
     state = _progress(context, run_id, table.name)
     if not state.loaded:
-        total = context.source.count(table.name)
-        _stage(context, context.source, context.progress, run_id, table, state.last_rowid, total)
+        _stage(context, context.source, context.progress, run_id, table, state.last_rowid)
     upcoming = context.table_after(table.name)
     if upcoming is not None and context.staging_ahead is None:
         context.staging_ahead = StagingAhead(context, run_id, upcoming)
@@ -78,17 +77,16 @@ class StagingAhead:
         self._stop = threading.Event()
         self._latest: tuple[str, int, int] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{table.name}")
-        total = context.source.count(table.name)  # counted once, by the run's own source
-        self._staged = self._thread.submit(self._run, context, run_id, table, total)
+        self._staged = self._thread.submit(self._run, context, run_id, table)
 
-    def _run(self, context: MigrationContext, run_id: int, table: TableMigration, total: int) -> None:
+    def _run(self, context: MigrationContext, run_id: int, table: TableMigration) -> None:
         state = _progress(context, run_id, table.name)
         if state.loaded:
             return
         # sqlite3 connections are not shared between threads that work at the same time.
         source = SqliteSource(context.source_url)
         try:
-            _stage(context, source, self._record, run_id, table, state.last_rowid, total, self._stop)
+            _stage(context, source, self._record, run_id, table, state.last_rowid, self._stop)
         finally:
             source.close()
 
@@ -134,15 +132,15 @@ def _stage(
     run_id: int,
     table: TableMigration,
     after_rowid: int | None,
-    total: int,
     stop: threading.Event | None = None,
 ) -> None:
-    """Load `table`'s `total` source rows after `after_rowid` (None: all) into the target or its stage."""
+    """Load `table`'s source rows after `after_rowid` (None: all) into the target or its stage."""
     loaded = _loaded(table)
     with context.target.begin() as connection:
         # A run killed between a frame's commit and its checkpoint's left rows beyond it.
         beyond = sa.true() if after_rowid is None else loaded.rows.c[loaded.rowid] > after_rowid
         connection.execute(sa.delete(loaded.rows).where(beyond))
+    total = source.count(table.name)
     done = 0 if after_rowid is None else source.count(table.name, up_to_rowid=after_rowid)
     progress(table.name, done, total)
     batches = source.batches(table.name, table.source_columns, after_rowid, context.config.batch_size)

@@ -35,9 +35,6 @@ class SqliteSource:
         self.path = make_url(url).database or ""
         # Batches are read in a worker thread while the main thread loads (engine.load).
         self._connection = connect_read_only(self.path, any_thread=True)
-        # The source does not change while it is migrated: each table is counted once (a
-        # count reads the whole table, a tenth of a second at a million rows).
-        self._counts: dict[str, int] = {}
 
     def close(self) -> None:
         """Close the connection."""
@@ -58,12 +55,11 @@ class SqliteSource:
     def count(self, table: str, up_to_rowid: int | None = None) -> int:
         """Return the number of rows of `table` (those up to a rowid, when given)."""
         query = f"SELECT count(*) FROM {quote_sqlite(table)}"
-        if up_to_rowid is not None:
+        if up_to_rowid is None:
+            (count,) = self._connection.execute(query).fetchone()
+        else:
             (count,) = self._connection.execute(query + " WHERE rowid <= ?", (up_to_rowid,)).fetchone()
-            return int(count)
-        if table not in self._counts:
-            (self._counts[table],) = self._connection.execute(query).fetchone()
-        return self._counts[table]
+        return int(count)
 
     def largest_rowid(self, table: str) -> int:
         """Return the largest rowid of `table` (0 when empty): its largest id for an id table."""
@@ -130,7 +126,6 @@ class SqliteSource:
                 f"SELECT (SELECT count(*) FROM {name}), (SELECT min(rowid) FROM {name}), "
                 f"(SELECT max(rowid) FROM {name})"
             ).fetchone()
-            self._counts[table] = stats[0]
             digest.update(repr((table, self.columns(table), stats)).encode())
         return digest.hexdigest()
 
