@@ -116,7 +116,7 @@ def segment_digests(target: sa.Connection, table: sa.Table) -> dict[int, str]:
     index gives the rows in key order and they are aggregated without a sort. The text is
     digested as UTF-8 whatever the database's encoding, as Python digests it.
     """
-    rows, keys, text = _json_rows(table)
+    _, keys, text = _json_rows(table)
     first, size = sa.cast(keys[0], sa.Numeric), sa.literal(segments.SIZE, sa.Numeric)
     # Floor division in exact arithmetic, as Python's // (a negative key's segment included).
     numbers = sa.select(sa.func.div(first - sa.func.mod(sa.func.mod(first, size) + size, size), size)).distinct()
