@@ -9,9 +9,12 @@ and the check; the untouched copy must pass.
 from __future__ import annotations
 
 import itertools
+import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import NamedTuple
 
@@ -185,3 +188,19 @@ def test_a_corrupted_target_fails_naming_table_and_check(
     wanted = (corruption.failed,) if isinstance(corruption.failed, str) else corruption.failed
     for test in wanted:
         assert any(test in line for line in failed), f"expected a failure of {test}, got:\n" + "\n".join(failed)
+
+
+def test_a_sidecar_without_segment_digests_says_how_to_regenerate_it(
+    server: LocalPostgres, migrated_template: tuple[str, str], tmp_path: Path
+) -> None:
+    source, template = migrated_template
+    legacy = Path(make_url(source).database or "")
+    for file in (legacy, legacy.with_suffix(".expected.sqlite")):
+        shutil.copy(file, tmp_path / file.name)
+    with closing(sqlite3.connect(tmp_path / legacy.with_suffix(".expected.sqlite").name)) as sidecar:
+        sidecar.execute("DROP TABLE expected_segment")
+        sidecar.commit()
+    result = verify(f"sqlite:///{tmp_path / legacy.name}", corrupted_copy(server, template, None))
+    assert result.returncode == 1, result.stdout[-4000:]
+    assert "predates the expected rows' segment digests" in result.stdout
+    assert f"python -m fixtures.generate {tmp_path / legacy.name} --rows N" in result.stdout
