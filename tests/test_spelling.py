@@ -3,12 +3,12 @@ and digests segments of such rows as Python does."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 
 from fixtures.canonical import iso_text
@@ -28,20 +28,6 @@ TEXTS = [
     "</script>",
 ]
 
-SPELLED = sa.Table(
-    "spelled",
-    sa.MetaData(),
-    sa.Column("id", sa.BigInteger, primary_key=True),
-    sa.Column("label", sa.Text),
-    sa.Column("at", sa.DateTime(timezone=True)),
-    sa.Column("on_day", sa.Date),
-    sa.Column("amount", sa.Numeric(12, 2)),
-    sa.Column("done", sa.Boolean),
-    sa.Column("ids", ARRAY(sa.BigInteger)),
-    sa.Column("position", sa.Integer),
-)
-
-
 def canonical(row: dict[str, Any]) -> dict[str, Any]:
     """The checks' canonical values, as spelling.py's docstring states them, written in plain Python."""
     at, on_day, amount = row["at"], row["on_day"], row["amount"]
@@ -53,7 +39,10 @@ def canonical(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_postgresql_spells_values_and_writes_json_as_python_does(empty_target_url: str) -> None:
+def test_postgresql_spells_values_and_writes_json_as_python_does(
+    empty_target_url: str, table_of_every_kind: Callable[[str], sa.Table]
+) -> None:
+    spelled = table_of_every_kind("spelled")
     rows: list[dict[str, Any]] = [
         {
             "id": index,
@@ -68,22 +57,22 @@ def test_postgresql_spells_values_and_writes_json_as_python_does(empty_target_ur
         for index, text in enumerate(TEXTS, start=1)
     ]
     # A row of NULLs, with a key in a negative segment: segments are floored, in Python as in SQL.
-    rows.insert(0, {"id": -20_001, **{column.name: None for column in SPELLED.columns if column.name != "id"}})
+    rows.insert(0, {"id": -20_001, **{column.name: None for column in spelled.columns if column.name != "id"}})
     rows.append({**rows[1], "id": 20_000})
     engine = sa.create_engine(make_url(empty_target_url).set(drivername="postgresql+psycopg"))
     try:
         with engine.begin() as connection:
-            SPELLED.create(connection)
-            connection.execute(sa.insert(SPELLED), rows)
+            spelled.create(connection)
+            connection.execute(sa.insert(spelled), rows)
             # Sessions of this database write timestamps far from UTC and dates day first.
             database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
             connection.execute(sa.text(f'ALTER DATABASE "{database}" SET TimeZone = \'Pacific/Chatham\''))
             connection.execute(sa.text(f'ALTER DATABASE "{database}" SET DateStyle = \'SQL, DMY\''))
         engine.dispose()
         with engine.connect() as connection:
-            texts = list(canonical_texts(connection, SPELLED))
-            values = list(spelled_rows(connection, SPELLED))
-            digests = segment_digests(connection, SPELLED)
+            texts = list(canonical_texts(connection, spelled))
+            values = list(spelled_rows(connection, spelled))
+            digests = segment_digests(connection, spelled)
     finally:
         engine.dispose()
     expected = [canonical(row) for row in rows]

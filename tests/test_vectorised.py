@@ -28,7 +28,6 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 
 from fixtures.generate import generate
@@ -578,24 +577,9 @@ TRICKY_TEXTS = [
 ]
 
 
-def load_target(name: str = "loaded") -> tuple[sa.Table, list[str]]:
-    """A table with a column of each type a frame may load."""
-    table = sa.Table(
-        name,
-        sa.MetaData(),
-        sa.Column("rowid", sa.BigInteger),
-        sa.Column("label", sa.Text),
-        sa.Column("at", sa.DateTime(timezone=True)),
-        sa.Column("on_day", sa.Date),
-        sa.Column("amount", sa.Numeric(12, 2)),
-        sa.Column("done", sa.Boolean),
-        sa.Column("ids", ARRAY(sa.BigInteger)),
-        sa.Column("count", sa.Integer),
-    )
-    return table, [column.name for column in table.columns]
-
-
-def test_copy_of_a_frame_stores_exactly_its_values(empty_target_url: str) -> None:
+def test_copy_of_a_frame_stores_exactly_its_values(
+    empty_target_url: str, table_of_every_kind: Callable[[str], sa.Table]
+) -> None:
     rng = random.Random(3)
     rows: list[Row] = []
     for rowid, label in enumerate([*TRICKY_TEXTS, None], start=1):
@@ -613,19 +597,19 @@ def test_copy_of_a_frame_stores_exactly_its_values(empty_target_url: str) -> Non
             )
         )
     rows.append((len(rows) + 1, None, None, None, None, None, None, None))
-    table, columns = load_target()
-    written, _ = load_target("written")
+    table, written = table_of_every_kind("loaded"), table_of_every_kind("written")
+    columns = [column.name for column in table.columns]
     frame = pl.DataFrame(
         rows,
         schema={
-            "rowid": pl.Int64,
+            "id": pl.Int64,
             "label": pl.String,
             "at": pl.Datetime("us", "UTC"),
             "on_day": pl.Date,
             "amount": pl.Decimal(12, 2),
             "done": pl.Boolean,
             "ids": pl.List(pl.Int64),
-            "count": pl.Int64,
+            "position": pl.Int64,
         },
         orient="row",
     )
@@ -644,8 +628,8 @@ def test_copy_of_a_frame_stores_exactly_its_values(empty_target_url: str) -> Non
             target.close()
         with connection.cursor() as cursor:
             _copy(cursor, written, columns, rows)  # the row-by-row path, as a second witness
-            loaded = cursor.execute("SELECT * FROM loaded ORDER BY rowid").fetchall()
-            by_rows = cursor.execute("SELECT * FROM written ORDER BY rowid").fetchall()
+            loaded = cursor.execute("SELECT * FROM loaded ORDER BY id").fetchall()
+            by_rows = cursor.execute("SELECT * FROM written ORDER BY id").fetchall()
     assert loaded == rows
     assert loaded == by_rows
     assert [type(value) for value in loaded[0]] == [int, str, datetime, date, Decimal, bool, list, int]
