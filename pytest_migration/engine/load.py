@@ -114,10 +114,15 @@ class StagingAhead:
         self._thread.shutdown()
 
 
+def _progress_of(run_id: int, name: str) -> sa.ColumnElement[bool]:
+    """The checkpoint row of table `name` in run `run_id`."""
+    return (store.progress.c.run_id == run_id) & (store.progress.c.table_name == name)
+
+
 def _progress(context: MigrationContext, run_id: int, name: str) -> Any:
     progress = store.progress
     with context.target.begin() as connection:
-        key = (progress.c.run_id == run_id) & (progress.c.table_name == name)
+        key = _progress_of(run_id, name)
         state = connection.execute(sa.select(progress).where(key)).first()
         if state is None:
             connection.execute(sa.insert(progress).values(run_id=run_id, table_name=name))
@@ -172,7 +177,7 @@ def _stage(
     with context.target.begin() as connection:
         connection.execute(
             sa.update(store.progress)
-            .where((store.progress.c.run_id == run_id) & (store.progress.c.table_name == table.name))
+            .where(_progress_of(run_id, table.name))
             .values(loaded=True)
         )
 
@@ -216,7 +221,7 @@ def _commit_batch(
         )
         connection.execute(
             sa.update(store.progress)
-            .where((store.progress.c.run_id == run_id) & (store.progress.c.table_name == table.name))
+            .where(_progress_of(run_id, table.name))
             .values(
                 last_rowid=batch[-1][0],
                 seconds=store.progress.c.seconds + (time.perf_counter() - started),
@@ -264,7 +269,7 @@ def _finish(context: MigrationContext, run_id: int, table: TableMigration) -> No
         _analyze(connection, table.target, key_only=True)
         connection.execute(
             sa.update(store.progress)
-            .where((store.progress.c.run_id == run_id) & (store.progress.c.table_name == table.name))
+            .where(_progress_of(run_id, table.name))
             .values(finished=True, seconds=store.progress.c.seconds + (time.perf_counter() - started))
         )
 
