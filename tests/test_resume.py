@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -28,29 +28,57 @@ def run_command(source: str, target: str, *extra: str) -> list[str]:
             "--batch-size", BATCH, "-q", *extra]
 
 
-def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+def snapshot(url: str) -> dict[str, Sequence[object]]:
     """Everything a run leaves that matters: every table's rows, quarantine, sequences."""
     engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        state = {
-            table.name: connection.execute(
-                sa.select(table).order_by(*table.primary_key.columns)
-            ).all()
-            for table in TABLES
-        }
-        state["quarantine"] = connection.execute(sa.text(
-            "SELECT source_table, source_rowid, source_key, reason, payload FROM migration.quarantine"
-            " ORDER BY source_table, source_rowid"
-        )).all()
-        state["sequences"] = connection.execute(sa.text(
-            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
-        )).all()
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            state: dict[str, Sequence[object]] = {
+                table.name: connection.execute(
+                    sa.select(table).order_by(*table.primary_key.columns)
+                ).all()
+                for table in TABLES
+            }
+            state["quarantine"] = connection.execute(sa.text(
+                "SELECT source_table, source_rowid, source_key, reason, payload FROM migration.quarantine"
+                " ORDER BY source_table, source_rowid"
+            )).all()
+            state["sequences"] = connection.execute(sa.text(
+                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+            )).all()
+    finally:
+        engine.dispose()
     return state
 
 
 def killed_when(condition: str) -> Callable[[sa.Connection], bool]:
     return lambda connection: bool(connection.execute(sa.text(condition)).scalar())
+
+
+# No statement of the run is still at work in the server: each of its backends is idle or waits for
+# the (stopped) client, so what the database shows can no longer change.
+SETTLED = """SELECT NOT EXISTS (
+    SELECT FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+      AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Client')"""
+
+
+def kill_if_still(process: subprocess.Popen[bytes], reached: Callable[[sa.Connection], bool],
+                  connection: sa.Connection) -> bool:
+    """Kill the run at the moment only if that moment still holds once the run is frozen.
+
+    Checking and then killing a running process races with it: the moment may pass in between (a
+    table's last batch commits). So the run is stopped, its statements in flight are let settle, and
+    the moment checked again: killed if it holds, else let go on."""
+    os.kill(process.pid, signal.SIGSTOP)
+    settle_by = time.monotonic() + 30
+    while not connection.execute(sa.text(SETTLED)).scalar() and time.monotonic() < settle_by:
+        time.sleep(0.01)
+    if reached(connection):
+        os.kill(process.pid, signal.SIGKILL)
+        return True
+    os.kill(process.pid, signal.SIGCONT)
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +94,21 @@ def load_beyond_checkpoint(url: str) -> None:
     """Leave what a kill between a frame's commit and its checkpoint's leaves: a loaded row beyond it,
     in the target table where rows load straight into it (keyed by the legacy rowid), else in the stage."""
     engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        name, last_rowid = connection.execute(sa.text(
-            "SELECT table_name, last_rowid FROM migration.progress WHERE NOT loaded AND last_rowid IS NOT NULL LIMIT 1"
-        )).one()
-        if "id" in {table.name: table for table in TABLES}[name].columns:
-            connection.execute(sa.text(f'INSERT INTO public."{name}" (id) VALUES (:id)'), {"id": last_rowid + 1})
-        else:
-            connection.execute(
-                sa.text(f'INSERT INTO migration."stage_{name}" (_legacy_rowid) VALUES (:id)'), {"id": last_rowid + 1}
-            )
-    engine.dispose()
+    try:
+        with engine.begin() as connection:
+            name, last_rowid = connection.execute(sa.text(
+                "SELECT table_name, last_rowid FROM migration.progress"
+                " WHERE NOT loaded AND last_rowid IS NOT NULL LIMIT 1"
+            )).one()
+            if "id" in {table.name: table for table in TABLES}[name].columns:
+                connection.execute(sa.text(f'INSERT INTO public."{name}" (id) VALUES (:id)'), {"id": last_rowid + 1})
+            else:
+                connection.execute(
+                    sa.text(f'INSERT INTO migration."stage_{name}" (_legacy_rowid) VALUES (:id)'),
+                    {"id": last_rowid + 1},
+                )
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -105,8 +137,7 @@ def test_killed_run_resumes_to_the_same_target(
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 with engine.connect() as connection:
-                    if reached(connection):
-                        os.kill(process.pid, signal.SIGKILL)
+                    if reached(connection) and kill_if_still(process, reached, connection):
                         break
             except sa.exc.ProgrammingError:
                 pass  # the migration schema does not exist yet
@@ -114,6 +145,9 @@ def test_killed_run_resumes_to_the_same_target(
         process.wait(timeout=60)
     finally:
         engine.dispose()
+        if process.poll() is None:  # the test failed with the run stopped or still going
+            process.kill()
+            process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     if frame_beyond_checkpoint:
         load_beyond_checkpoint(killed_url)
