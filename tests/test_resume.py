@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,7 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from fixtures.generate import generate
+from migration_suite import SUITE
 from migration_suite.schema import TABLES
+from pytest_migration.config import resolve
+from pytest_migration.session import MigrationSession
 
 pytestmark = pytest.mark.slow
 
@@ -155,3 +159,38 @@ def test_killed_run_resumes_to_the_same_target(
     resumed = subprocess.run(run_command(legacy, killed_url), cwd=ROOT, timeout=300)
     assert resumed.returncode == 0
     assert snapshot(killed_url) == snapshot(reference_url)
+
+
+def staging_ahead(engine: sa.Engine) -> int:
+    """How many tables have started staging."""
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM migration.progress")).scalar_one())
+
+
+def test_a_session_closed_after_its_first_table_stops_the_tables_staged_ahead(
+    legacy: str, new_database: Callable[[], str]
+) -> None:
+    """The tables after the first are staged in the background, one starting as soon as the one
+    before it is read; closing the session stops them all, and the next run completes the target."""
+    reference_url, closed_url = new_database(), new_database()
+    subprocess.run(run_command(legacy, reference_url), cwd=ROOT, check=True, timeout=300)
+
+    config = resolve({"source_url": legacy, "target_url": closed_url, "batch_size": int(BATCH)})
+    session = MigrationSession(config, SUITE)
+    engine = sa.create_engine(closed_url)
+    try:
+        assert session.run_step(f"migrate_{TABLES[0].name}").status == "passed"
+        started = staging_ahead(engine)
+        deadline = time.monotonic() + 60
+        while started < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            started = staging_ahead(engine)
+    finally:
+        session.close()
+        engine.dispose()
+    assert started >= 4, "the tables after the first were not staged one after another in the background"
+    left = [thread.name for thread in threading.enumerate() if thread.name.startswith(("stage-", "convert-"))]
+    assert not left, f"staging threads still running after close: {left}"
+
+    subprocess.run(run_command(legacy, closed_url), cwd=ROOT, check=True, timeout=300)
+    assert snapshot(closed_url) == snapshot(reference_url)

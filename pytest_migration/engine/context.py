@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,12 @@ class MigrationContext:
     tables: Sequence[TableMigration]
     progress: Progress = _no_progress
     run_id: int | None = None
-    staging_ahead: StagingAhead | None = None
-    """the next table, staged in the background while the current one finishes"""
+    staging_ahead: dict[str, StagingAhead] = field(default_factory=dict)
+    """tables being staged in the background, by name, until their step takes them over"""
+    staged_ahead: set[str] = field(default_factory=set)
+    """every table whose staging was started in the background, so none is started twice"""
+    staging_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """staging is started from the reading threads as well as from the steps"""
     _source: SqliteSource | None = field(default=None, repr=False)
     _target: sa.Engine | None = field(default=None, repr=False)
     _frame_target: adbc_driver_manager.AdbcDatabase | None = field(default=None, repr=False)
@@ -95,9 +100,13 @@ class MigrationContext:
 
     def close(self) -> None:
         """Stop background work and close the connections."""
-        if self.staging_ahead is not None:
-            self.staging_ahead.stop()
-            self.staging_ahead = None
+        while True:
+            # A staging being stopped may have started the next one: stop until none is left.
+            with self.staging_lock:
+                if not self.staging_ahead:
+                    break
+                _, ahead = self.staging_ahead.popitem()
+            ahead.stop()
         if self._frame_target is not None:
             self._frame_target.close()
             self._frame_target = None

@@ -18,7 +18,9 @@ the finish is one transaction, so a new run with the same arguments continues ex
 While PostgreSQL finishes a table, the Python side would be idle; the next table of the
 plan is staged meanwhile, in the background (`StagingAhead`): staging reads only the
 source and writes only the table's own rows (its target table or its stage), so it
-depends on no other table.
+depends on no other table. It starts as soon as the table before it is read to its end,
+while that table's last batch is still being committed, so reading never waits on a
+commit at a table's boundary.
 """
 
 from __future__ import annotations
@@ -52,17 +54,29 @@ PROGRESS_POLL = 0.25
 def migrate_table(context: MigrationContext, table: TableMigration) -> None:
     """Stage and finish `table` for the current run, continuing from its checkpoint."""
     run_id = context.require_run()
-    if context.staging_ahead is not None and context.staging_ahead.table == table.name:
-        ahead, context.staging_ahead = context.staging_ahead, None
+    with context.staging_lock:
+        ahead = context.staging_ahead.pop(table.name, None)
+    if ahead is not None:
         ahead.wait(context.progress)
     state = _progress(context, run_id, table.name)
     if not state.loaded:
         _stage(context, context.source, context.progress, run_id, table, state.last_rowid)
-    upcoming = context.table_after(table.name)
-    if upcoming is not None and context.staging_ahead is None:
-        context.staging_ahead = StagingAhead(context, run_id, upcoming)
+    _stage_next(context, run_id, table.name)
     if not state.finished:
         _finish(context, run_id, table)
+
+
+def _stage_next(context: MigrationContext, run_id: int, name: str) -> None:
+    """Start staging the table after `name` in the background, unless it was started already.
+
+    Called once `name` is read to its end: from its reading thread, and again by its step
+    (which finds it started, unless `name` was staged in an earlier run)."""
+    upcoming = context.table_after(name)
+    with context.staging_lock:
+        if upcoming is None or upcoming.name in context.staged_ahead:
+            return
+        context.staged_ahead.add(upcoming.name)
+        context.staging_ahead[upcoming.name] = StagingAhead(context, run_id, upcoming)
 
 
 class StagingAhead:
@@ -152,7 +166,11 @@ def _stage(
 
     def read_and_convert() -> tuple[list[Row], ConvertedBatch] | None:
         batch = next(batches, None)
-        return None if batch is None else (batch, table.convert(batch))
+        if batch is None:
+            if stop is None or not stop.is_set():
+                _stage_next(context, run_id, table.name)
+            return None
+        return batch, table.convert(batch)
 
     # Two stages on two cores: while PostgreSQL ingests one batch, the next one is read and
     # converted in a worker thread (sqlite3, polars and the drivers release the GIL for
