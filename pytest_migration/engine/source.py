@@ -35,10 +35,14 @@ class SqliteSource:
         self.path = make_url(url).database or ""
         # Batches are read in a worker thread while the main thread loads (engine.load).
         self._connection = connect_read_only(self.path, any_thread=True)
+        self._raw: sqlite3.Connection | None = None
+        """the same file read with bytes for text, opened at the first row that needs it"""
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
         self._connection.close()
+        if self._raw is not None:
+            self._raw.close()
 
     def tables(self) -> list[str]:
         """Return the names of the source's tables."""
@@ -149,16 +153,15 @@ class SqliteSource:
         keeps a BLOB a BLOB even when its bytes happen to be valid UTF-8.
         """
         selected = ", ".join(f"{quote_sqlite(column)}, typeof({quote_sqlite(column)})" for column in columns)
-        raw = connect_read_only(self.path, bytes)
-        try:
-            rows = raw.execute(f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE {where}", parameters)
-            return [
-                (row[0], *(_decode(value) if kind == b"text" else value
-                           for value, kind in zip(row[1::2], row[2::2], strict=True)))
-                for row in rows
-            ]
-        finally:
-            raw.close()
+        if self._raw is None:
+            # Kept open: a dirty table has hundreds of such rows, and opening costs more than reading one.
+            self._raw = connect_read_only(self.path, bytes, any_thread=True)
+        rows = self._raw.execute(f"SELECT rowid, {selected} FROM {quote_sqlite(table)} WHERE {where}", parameters)
+        return [
+            (row[0], *(_decode(value) if kind == b"text" else value
+                       for value, kind in zip(row[1::2], row[2::2], strict=True)))
+            for row in rows
+        ]
 
 
 def _after(rowid: int | None) -> tuple[str, tuple[int, ...]]:
