@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -26,6 +26,9 @@ from pytest_migration.checks import segments
 from pytest_migration.checks.rowdiff import Key
 
 from .oracle import canonical_json
+
+if TYPE_CHECKING:
+    import psycopg
 
 BATCH = 10_000
 
@@ -72,7 +75,7 @@ def spelled_rows(target: sa.Connection, table: sa.Table) -> Iterator[tuple[Key, 
     statement = sa.select(*keys, rows).order_by(*keys)
     width = len(keys)
     with _canonical_session(target) as connection:
-        for row in connection.execute(statement, execution_options={"yield_per": BATCH}):
+        for row in _streamed(connection, statement):
             yield row[:width], row[width:]
 
 
@@ -105,8 +108,22 @@ def canonical_texts(
     if within is not None:
         statement = statement.where(_within(keys[0], within))
     with _canonical_session(target) as connection:
-        for row in connection.execute(statement, execution_options={"yield_per": BATCH}):
-            yield tuple(row[:-1]), row[-1]
+        for row in _streamed(connection, statement):
+            yield row[:-1], row[-1]
+
+
+def _streamed(connection: sa.Connection, statement: sa.Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """The rows of `statement` as psycopg's plain tuples, from a server-side cursor.
+
+    SQLAlchemy's streamed rows cost a third of the time of reading a million spelled rows;
+    the values are text, integers, booleans and lists, which psycopg gives as they are.
+    """
+    compiled = statement.compile(dialect=connection.dialect)
+    driver = cast("psycopg.Connection[tuple[Any, ...]]", connection.connection.driver_connection)
+    with driver.cursor(name="spelled") as cursor:
+        cursor.itersize = BATCH
+        cursor.execute(str(compiled), compiled.params)
+        yield from cursor
 
 
 def segment_digests(target: sa.Connection, table: sa.Table) -> dict[int, str]:
