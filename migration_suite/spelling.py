@@ -115,15 +115,16 @@ def canonical_texts(
 def _streamed(connection: sa.Connection, statement: sa.Select[Any]) -> Iterator[tuple[Any, ...]]:
     """The rows of `statement` as psycopg's plain tuples, from a server-side cursor.
 
-    SQLAlchemy's streamed rows cost a third of the time of reading a million spelled rows;
-    the values are text, integers, booleans and lists, which psycopg gives as they are.
+    SQLAlchemy's streamed rows cost a third of the time of reading a million spelled rows,
+    and iterating the cursor row by row another sixth, where a batch is a list; the values
+    are text, integers, booleans and lists, which psycopg gives as they are.
     """
     compiled = statement.compile(dialect=connection.dialect)
     driver = cast("psycopg.Connection[tuple[Any, ...]]", connection.connection.driver_connection)
     with driver.cursor(name="spelled") as cursor:
-        cursor.itersize = BATCH
         cursor.execute(str(compiled), compiled.params)
-        yield from cursor
+        while batch := cursor.fetchmany(BATCH):
+            yield from batch
 
 
 def segment_digests(target: sa.Connection, table: sa.Table) -> dict[int, str]:
