@@ -22,14 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.compare_pgloader import dataset, new_database, settle  # noqa: E402
+from bench.compare_pgloader import dataset, new_database, settle, tool_environment  # noqa: E402
 from pytest_migration.provision.local import LocalPostgres  # noqa: E402
 
 
 def timed(command: list[str]) -> float:
     """Run `command` from the project root; return its wall time, or stop with its output."""
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=tool_environment())
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{command[:4]} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
