@@ -82,7 +82,15 @@ class ZoneOffsets:
 def zone_offsets(zone: ZoneInfo) -> ZoneOffsets:
     """Build the lookup tables of `zone` once per process (about 0.1 s: one zoneinfo call a day)."""
     first, last = int(_FIRST_SCANNED.timestamp()), int(_LAST_SCANNED.timestamp())
-    changes = [second for day in range(first, last, _DAY) for second in _transitions(zone, day, day + _DAY)]
+    # One zoneinfo call a day, each day's end being the next one's start; only the few days
+    # whose ends differ are searched.
+    ends = [_offset_at(zone, second) for second in range(first, last + _DAY, _DAY)]
+    changes = [
+        second
+        for index, day in enumerate(range(first, last, _DAY))
+        if ends[index] != ends[index + 1]
+        for second in _transitions(zone, day, day + _DAY)
+    ]
     offsets = [_offset_at(zone, first), *(_offset_at(zone, second) for second in changes)]
     micro = [int(offset / timedelta(microseconds=1)) for offset in offsets]
     wall = [
