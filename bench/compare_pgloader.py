@@ -1,14 +1,15 @@
 """Time the field-service migration against pgloader on the same legacy file and server.
 
-    python bench/compare_pgloader.py [--rows 1000000] [--small-rows 200000]
+    python bench/compare_pgloader.py [--rows 1000000] [--small-rows 200000] [--runs 3]
 
 Needs Debian's pgloader (`apt-get install pgloader`). Both tools load the same generated
 legacy SQLite file into fresh databases of one throwaway PostgreSQL (same settings).
 pgloader builds tables, indexes and resets sequences but applies none of the business
 rules, and it drops whole batches on dirty values, so it is timed on a clean file of the
 same shape as well; `pytest-migration run` applies every rule, quarantines, builds keys, checks,
-indexes and foreign keys, and sets sequences. Printed: both wall times, their ratio, and
-the peak memory of the migration's whole process tree at both sizes.
+indexes and foreign keys, and sets sequences. Printed: both wall times of each run (the
+tools alternated) and the ratio of their medians, and the peak memory of the migration's
+whole process tree at both sizes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small-rows", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each tool, alternated (default 3)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pytest-migration-bench")
     arguments = parser.parse_args()
     if shutil.which("pgloader") is None:
@@ -128,24 +131,34 @@ def main() -> None:
     arguments.workdir.mkdir(parents=True, exist_ok=True)
     server = LocalPostgres()
     server.start()
+    pgloader_times: list[float] = []
+    migration_times: list[float] = []
+    peak = 0.0
     try:
         small = run_migration(dataset(arguments.workdir, arguments.small_rows), new_database(server, "small"))
         big_source = dataset(arguments.workdir, arguments.rows)
+        clean_source = dataset(arguments.workdir, arguments.rows, 0.0)
         # pgloader gives up whole batches on the dirt (invalid UTF-8, text in an integer
         # column), so it is timed on a clean file of the same shape, and shown on both.
         dirty_target = new_database(server, "pgloader_dirty")
         dirty_seconds = run_pgloader(big_source, dirty_target)
         dirty_moved = rows_in(dirty_target)
-        pgloader_seconds = run_pgloader(dataset(arguments.workdir, arguments.rows, 0.0),
-                                        new_database(server, "pgloader_clean"))
-        seconds, peak = run_migration(big_source, new_database(server, "migrated"))
+        # Alternated, so that a slow stretch of a shared machine falls on both tools alike.
+        for run in range(1, arguments.runs + 1):
+            pgloader_times.append(run_pgloader(clean_source, new_database(server, f"pgloader_clean_{run}")))
+            seconds, run_peak = run_migration(big_source, new_database(server, f"migrated_{run}"))
+            migration_times.append(seconds)
+            peak = max(peak, run_peak)
+            print(f"run {run}: pgloader {pgloader_times[-1]:6.2f} s, pytest-migration run {seconds:6.2f} s, "
+                  f"ratio {seconds / pgloader_times[-1]:.2f}")
     finally:
         server.stop()
+    pgloader_seconds, seconds = statistics.median(pgloader_times), statistics.median(migration_times)
     print(f"legacy rows               {arguments.rows:>12,}")
     print(f"pgloader, dirty file      {dirty_seconds:>12.2f} s  (moved {dirty_moved:,} rows; the rest lost)")
-    print(f"pgloader, clean file      {pgloader_seconds:>12.2f} s  (same shape, no dirt; no business rules)")
-    print(f"pytest-migration run      {seconds:>12.2f} s  (rules, quarantine, constraints, sequences)")
-    print(f"ratio migration/pgloader  {seconds / pgloader_seconds:>12.2f}")
+    print(f"pgloader, clean file      {pgloader_seconds:>12.2f} s  (median; same shape, no dirt; no business rules)")
+    print(f"pytest-migration run      {seconds:>12.2f} s  (median; rules, quarantine, constraints, sequences)")
+    print(f"ratio migration/pgloader  {seconds / pgloader_seconds:>12.2f}  (of the medians)")
     print(f"peak memory at {arguments.rows:,} rows  {peak:>8.0f} MB")
     print(f"peak memory at {arguments.small_rows:,} rows  {small[1]:>8.0f} MB  "
           f"(ratio {peak / small[1]:.2f}; migration took {small[0]:.2f} s)")
