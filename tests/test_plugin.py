@@ -206,6 +206,7 @@ def test_kept_databases_stay_up_and_say_how_to_connect(project: pytest.Pytester)
         assert not any(":***@" not in line and "postgresql+psycopg://" in line for line in result.outlines)
     finally:
         os.kill(pid, signal.SIGINT)
-        while Path(f"/proc/{pid}").exists():
+        deadline = time.monotonic() + 60  # a bound, not a hang, should the server linger as a zombie
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         shutil.rmtree(socket_dir.parent)
