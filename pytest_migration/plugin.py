@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import types
@@ -217,6 +218,13 @@ class MigrationPlugin:
                 item.add_marker(pytest.mark.migration)
                 if not self.settings.active:
                     item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.settings.active:
+            # Checks stream millions of rows, and Python's full collections would walk every
+            # object of the loaded modules and collected tests again each time (0.7 s of one
+            # worker's run on a million-row target). Those live as long as the session: freeze them.
+            gc.freeze()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or report.outcome != "passed":
