@@ -15,6 +15,7 @@ import os
 import types
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -134,6 +135,8 @@ class MigrationPlugin:
         self.session: MigrationSession | None = None
         self.outcomes: Counter[str] = Counter()
         self.accounts: dict[str, TableAccount] = {}
+        self._counted: Future[dict[str, TableAccount]] | None = None
+        """the accounts, counted while xdist workers check"""
         self._meter = ProgressMeter()
         self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
 
@@ -197,7 +200,13 @@ class MigrationPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.settings.active and self.workerinput is None and self.config.pluginmanager.has_plugin("dsession"):
             # The xdist controller runs no fixtures: migrate here, once, before workers start.
-            self.migration_session().run_all()
+            migration = self.migration_session()
+            migration.run_all()
+            # The checks change nothing that is counted (their writes roll back): count now,
+            # while the workers check, rather than after the last check.
+            counting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migration-accounts")
+            self._counted = counting.submit(migration.accounts)
+            counting.shutdown(wait=False)
 
     def pytest_configure_node(self, node: Any) -> None:
         if self.session is None or self.session.context is None or self.session.runner is None:
@@ -234,7 +243,7 @@ class MigrationPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.workerinput is not None or self.session is None or self.session.runner is None:
             return
-        accounts = self.session.accounts()
+        accounts = self._counted.result() if self._counted is not None else self.session.accounts()
         if self.settings.migration_report is not None:
             source, target = self.session.database_labels()
             write_report(self.settings.migration_report, build_report(
