@@ -29,12 +29,24 @@ def create_bare_tables(connection: sa.Connection, metadata: sa.MetaData) -> None
             table.name,
             sa.MetaData(),
             *(
-                sa.Column(c.name, c.type, *([c.identity._copy()] if c.identity else []), nullable=c.identity is None)
+                sa.Column(c.name, c.type, *([_same_identity(c.identity)] if c.identity else []),
+                          nullable=c.identity is None)
                 for c in table.columns
             ),
             schema=table.schema,
         )
         connection.execute(CreateTable(bare))
+
+
+_IDENTITY_OPTIONS = (
+    "always", "on_null", "start", "increment", "minvalue", "maxvalue", "nominvalue", "nomaxvalue", "cycle", "cache",
+    "order",
+)
+
+
+def _same_identity(identity: sa.Identity) -> sa.Identity:
+    """A new identity with the options of `identity`, for another table (one belongs to one column)."""
+    return sa.Identity(**{option: getattr(identity, option) for option in _IDENTITY_OPTIONS})
 
 
 def create_stage_tables(connection: sa.Connection, tables: Iterable[sa.Table]) -> None:
