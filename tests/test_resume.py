@@ -77,6 +77,7 @@ def kill_if_still(process: subprocess.Popen[bytes], reached: Callable[[sa.Connec
     os.kill(process.pid, signal.SIGSTOP)
     settle_by = time.monotonic() + 30
     while not connection.execute(sa.text(SETTLED)).scalar() and time.monotonic() < settle_by:
+        connection.rollback()  # PostgreSQL keeps a transaction's first view of pg_stat_activity
         time.sleep(0.01)
     if reached(connection):
         os.kill(process.pid, signal.SIGKILL)
