@@ -39,9 +39,7 @@ class MigrationContext:
     progress: Progress = _no_progress
     run_id: int | None = None
     staging_ahead: dict[str, StagingAhead] = field(default_factory=dict)
-    """tables being staged in the background, by name, until their step takes them over"""
-    staged_ahead: set[str] = field(default_factory=set)
-    """every table whose staging was started in the background, so none is started twice"""
+    """every table staged in the background in this session, by name, in the order started"""
     staging_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     """staging is started from the reading threads as well as from the steps"""
     _source: SqliteSource | None = field(default=None, repr=False)
@@ -100,13 +98,16 @@ class MigrationContext:
 
     def close(self) -> None:
         """Stop background work and close the connections."""
+        stopped = 0
         while True:
             # A staging being stopped may have started the next one: stop until none is left.
             with self.staging_lock:
-                if not self.staging_ahead:
-                    break
-                _, ahead = self.staging_ahead.popitem()
-            ahead.stop()
+                pending = list(self.staging_ahead.values())[stopped:]
+            if not pending:
+                break
+            for ahead in pending:
+                ahead.stop()
+            stopped += len(pending)
         if self._frame_target is not None:
             self._frame_target.close()
             self._frame_target = None

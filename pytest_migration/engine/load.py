@@ -55,7 +55,7 @@ def migrate_table(context: MigrationContext, table: TableMigration) -> None:
     """Stage and finish `table` for the current run, continuing from its checkpoint."""
     run_id = context.require_run()
     with context.staging_lock:
-        ahead = context.staging_ahead.pop(table.name, None)
+        ahead = context.staging_ahead.get(table.name)
     if ahead is not None:
         ahead.wait(context.progress)
     state = _progress(context, run_id, table.name)
@@ -73,9 +73,8 @@ def _stage_next(context: MigrationContext, run_id: int, name: str) -> None:
     (which finds it started, unless `name` was staged in an earlier run)."""
     upcoming = context.table_after(name)
     with context.staging_lock:
-        if upcoming is None or upcoming.name in context.staged_ahead:
+        if upcoming is None or upcoming.name in context.staging_ahead:
             return
-        context.staged_ahead.add(upcoming.name)
         context.staging_ahead[upcoming.name] = StagingAhead(context, run_id, upcoming)
 
 
