@@ -91,7 +91,7 @@ def zone_offsets(zone: ZoneInfo) -> ZoneOffsets:
         if ends[index] != ends[index + 1]
         for second in _transitions(zone, day, day + _DAY)
     ]
-    offsets = [_offset_at(zone, first), *(_offset_at(zone, second) for second in changes)]
+    offsets = [ends[0], *(_offset_at(zone, second) for second in changes)]
     micro = [int(offset / timedelta(microseconds=1)) for offset in offsets]
     wall = [
         second * MICROSECONDS_PER_SECOND + max(micro[index], micro[index + 1])
