@@ -30,7 +30,7 @@ registry: StepRegistry[MigrationContext] = StepRegistry(phases=("prepare", "core
 
 
 def source_schema_problems(source: SqliteSource) -> list[str]:
-    """List how the source's tables and columns differ from legacy_schema.sql."""
+    """List how the source's tables and columns differ from legacy_schema.sql, naming each column."""
     expected = sqlite3.connect(":memory:")
     expected.executescript(LEGACY_SCHEMA.read_text())
     problems: list[str] = []
@@ -39,12 +39,24 @@ def source_schema_problems(source: SqliteSource) -> list[str]:
         if table not in found_tables:
             problems.append(f"table {table} is missing")
             continue
-        wanted = [(name, kind.upper(), bool(notnull)) for _, name, kind, notnull, _, _ in
-                  expected.execute("SELECT * FROM pragma_table_info(?)", (table,))]
-        found = [(name, kind.upper(), notnull) for name, kind, notnull in source.columns(table)]
-        if found != wanted:
-            problems.append(f"table {table} has columns {found}, expected {wanted}")
+        wanted = {name: (kind.upper(), bool(notnull)) for _, name, kind, notnull, _, _ in
+                  expected.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        found = {name: (kind.upper(), notnull) for name, kind, notnull in source.columns(table)}
+        differences = [
+            *(f"column {table}.{name} is missing" for name in wanted if name not in found),
+            *(f"column {table}.{name} is not in the legacy schema" for name in found if name not in wanted),
+            *(f"column {table}.{name} is {_spelled(found[name])}, expected {_spelled(kind)}"
+              for name, kind in wanted.items() if name in found and found[name] != kind),
+        ]
+        if not differences and list(found) != list(wanted):
+            differences.append(f"the columns of {table} are in another order: {', '.join(found)}")
+        problems += differences
     return problems
+
+
+def _spelled(kind: tuple[str, bool]) -> str:
+    declared, not_null = kind
+    return f"{declared or 'untyped'}{' NOT NULL' if not_null else ''}"
 
 
 @registry.step(phase="prepare")

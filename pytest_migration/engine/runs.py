@@ -47,9 +47,9 @@ def open_run(
 ) -> Run:
     """Start a run on an empty target, or resume the target's run of the same source."""
     with engine.begin() as connection:
-        latest = _latest_run(connection)
+        latest = latest_run(connection)
         if latest is None:
-            _refuse_foreign_content(connection)
+            refuse_foreign_content(connection)
         elif fresh:
             drop_tables(connection, target_metadata)
             connection.execute(sa.text(f"DROP SCHEMA {quote_pg(store.SCHEMA)} CASCADE"))
@@ -105,17 +105,19 @@ def run_once(context: MigrationContext, step: str, work: Callable[[sa.Connection
 def latest_run_id(engine: sa.Engine) -> int | None:
     """Return the id of the newest run the target holds, if any (for --verify-only)."""
     with engine.connect() as connection:
-        latest = _latest_run(connection)
+        latest = latest_run(connection)
     return None if latest is None else latest.id
 
 
-def _latest_run(connection: sa.Connection) -> Any:
+def latest_run(connection: sa.Connection) -> Any:
+    """Return the newest run the target records, or None when it records none."""
     if not sa.inspect(connection).has_table(store.runs.name, schema=store.SCHEMA):
         return None
     return connection.execute(sa.select(store.runs).order_by(store.runs.c.id.desc()).limit(1)).first()
 
 
-def _refuse_foreign_content(connection: sa.Connection) -> None:
+def refuse_foreign_content(connection: sa.Connection) -> None:
+    """Raise TargetRefused if the target holds relations that no run of ours made."""
     relations = connection.execute(
         sa.text(
             "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
